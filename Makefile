@@ -1,0 +1,40 @@
+# Every target is a one-liner that delegates; the venv and the model build themselves on demand.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+MODEL   := models/demo/manifest.json
+ARCH    ?= monolith
+
+.PHONY: install model up test lint bench bench-quick ui microbench perf lock clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PY) -m venv $(VENV) && $(BIN)/pip install -q --disable-pip-version-check --require-hashes -r requirements.lock && $(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . && touch $@
+
+model: $(MODEL)
+
+$(MODEL): $(STAMP)
+	$(BIN)/archbench train
+
+up: model
+	$(BIN)/archbench up $(ARCH)
+
+test: model
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy pipeline serving monolith microservices stack archbench
+
+microbench: model
+	$(BIN)/archbench microbench
+
+perf: model
+	$(BIN)/archbench perf
+
+lock:
+	uv pip compile --python 3.11 --generate-hashes --extra dev pyproject.toml -o requirements.lock
+
+clean:
+	rm -rf $(VENV) models

@@ -1,0 +1,1 @@
+"""The `archbench` command line."""

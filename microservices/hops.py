@@ -1,0 +1,95 @@
+"""The gateway's client for stage services: one pooled keep-alive aiohttp session per process."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+
+from pipeline.stages import Stage
+from serving import timing
+from serving.errors import StageFailed, StageTimeout, StageUnavailable
+from serving.settings import Settings
+
+JSON_HEADERS = {"content-type": "application/json"}
+
+
+class Hop:
+    """The outcome of one stage call: its body and status, the stage's own time and the hop's."""
+
+    __slots__ = ("body", "status", "stage_ms", "hop_ms")
+
+    def __init__(self, body: bytes, status: int, stage_ms: float, hop_ms: float) -> None:
+        self.body, self.status, self.stage_ms, self.hop_ms = body, status, stage_ms, hop_ms
+
+
+class StageClient:
+    """Calls stage services over a shared connection pool with explicit timeouts."""
+
+    def __init__(self, settings: Settings) -> None:
+        missing = [
+            s for s in ("ingest", "validate", "features", "score") if s not in settings.stage_urls
+        ]
+        if missing:
+            raise ValueError(f"no URL for stage(s) {', '.join(missing)}; set ARCHBENCH_<STAGE>_URL")
+        self._base = dict(settings.stage_urls)
+        self._timeout = aiohttp.ClientTimeout(
+            total=settings.stage_timeout_s, connect=settings.connect_timeout_s
+        )
+        self._probe_timeout = aiohttp.ClientTimeout(total=1.0)
+        self._pool_size = settings.pool_size
+        self._session: aiohttp.ClientSession | None = None
+
+    async def open(self) -> None:
+        connector = aiohttp.TCPConnector(limit=self._pool_size, keepalive_timeout=30)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=self._timeout,
+            auto_decompress=False,
+            skip_auto_headers=("User-Agent", "Accept-Encoding"),
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def call(self, stage: Stage, payload: bytes) -> Hop:
+        """POST the payload to the stage; map network failures to the stage's HTTP errors."""
+        assert self._session is not None
+        url = f"{self._base[stage.name]}/{stage.name}"
+        started = time.perf_counter()
+        try:
+            async with self._session.post(url, data=payload, headers=JSON_HEADERS) as response:
+                body = await response.read()
+                status = response.status
+                server_timing = response.headers.get("server-timing")
+        except TimeoutError:
+            raise StageTimeout(
+                f"stage {stage.name!r} did not answer within {self._timeout.total} s", stage.name
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise StageUnavailable(
+                f"stage {stage.name!r} is unavailable: {exc.__class__.__name__}", stage.name
+            ) from None
+        total_ms = (time.perf_counter() - started) * 1000
+        if status >= 500:
+            raise StageFailed(f"stage {stage.name!r} failed with HTTP {status}", stage.name)
+        stage_ms = timing.parse(server_timing).get(stage.name, 0.0)
+        return Hop(body, status, stage_ms, total_ms - stage_ms)
+
+    async def readiness(self) -> dict[str, bool]:
+        """Ask every stage's /readyz concurrently."""
+        assert self._session is not None
+        session = self._session
+
+        async def probe(name: str, base: str) -> bool:
+            try:
+                async with session.get(f"{base}/readyz", timeout=self._probe_timeout) as r:
+                    return r.status == 200
+            except (TimeoutError, aiohttp.ClientError):
+                return False
+
+        names = list(self._base)
+        results = await asyncio.gather(*(probe(n, self._base[n]) for n in names))
+        return dict(zip(names, results, strict=True))

@@ -1,0 +1,1 @@
+"""The monolith: one process walking the pipeline's stages in-process."""

@@ -1,0 +1,55 @@
+"""The monolith app: every public endpoint walks its stages as function calls."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import msgspec
+from fastapi import FastAPI
+
+from pipeline import bundle as bundles
+from pipeline.bundle import Limits, ModelBundle
+from serving.api import ENDPOINTS, Endpoint
+from serving.asgi import Handler, Reply, create_app
+from serving.settings import Settings
+
+_encode = msgspec.json.Encoder().encode
+
+
+def walk(model: ModelBundle, endpoint: Endpoint, body: bytes) -> Reply:
+    """Run the endpoint's stages in-process, timing each one."""
+    value: object = body
+    timings: list[tuple[str, float]] = []
+    for stage in endpoint.stages:
+        started = time.perf_counter()
+        value = stage.run(model, value)
+        timings.append((stage.name, (time.perf_counter() - started) * 1000))
+    return Reply(_encode(endpoint.render(value)), timings=timings)
+
+
+def build(settings: Settings) -> FastAPI:
+    """Assemble the monolith for the given settings; the model loads during start-up."""
+    state: dict[str, ModelBundle] = {}
+
+    async def lifespan() -> AsyncIterator[None]:
+        state["model"] = load(settings.model_dir, settings.max_records)
+        yield
+
+    async def ready() -> tuple[bool, dict[str, object]]:
+        return "model" in state, {}
+
+    def handler(endpoint: Endpoint) -> Handler:
+        async def handle(body: bytes) -> Reply:
+            return walk(state["model"], endpoint, body)
+
+        return handle
+
+    routes = {e.path: handler(e) for e in ENDPOINTS}
+    return create_app("monolith", settings, routes, ready, lifespan, settings.max_body_bytes)
+
+
+def load(model_dir: Path, max_records: int) -> ModelBundle:
+    """Load the whole bundle, model included."""
+    return bundles.load(model_dir, limits=Limits(max_records=max_records))

@@ -1,0 +1,1 @@
+"""Web glue shared by every service and the monolith: settings, errors to HTTP, health, metrics."""

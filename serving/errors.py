@@ -1,0 +1,93 @@
+"""HTTP errors of the serving layer, and the one place where any error becomes a response.
+
+    HTTPError                  carries a status and an ErrorBody
+     ├── UnsupportedMediaType   415: body is not application/json
+     ├── PayloadTooLarge        413: body over the size limit
+     ├── RouteNotFound          404 / 405: no such route or method
+     └── StageError             a stage of the microservices could not answer
+          ├── StageUnavailable  503: connection refused or reset
+          ├── StageTimeout      504: no answer within the stage timeout
+          └── StageFailed       502: the stage answered with a server error
+
+pipeline.errors.RequestError maps to 400 (MalformedBody) or 422 (InvalidRecords).
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from pipeline.errors import MalformedBody, PipelineError, RequestError
+from pipeline.records import ErrorBody
+
+_encode = msgspec.json.Encoder().encode
+
+
+class HTTPError(Exception):
+    """An error response the serving layer sends on purpose."""
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, stage: str | None = None) -> None:
+        super().__init__(message)
+        self.body = ErrorBody(self.code, message, stage=stage)
+
+
+class UnsupportedMediaType(HTTPError):
+    status, code = 415, "unsupported_media_type"
+
+
+class PayloadTooLarge(HTTPError):
+    status, code = 413, "payload_too_large"
+
+
+class RouteNotFound(HTTPError):
+    status, code = 404, "not_found"
+
+
+class MethodNotAllowed(HTTPError):
+    status, code = 405, "method_not_allowed"
+
+
+class StageError(HTTPError):
+    """A stage service did not give a usable answer."""
+
+
+class StageUnavailable(StageError):
+    status, code = 503, "stage_unavailable"
+
+
+class StageTimeout(StageError):
+    status, code = 504, "stage_timeout"
+
+
+class StageFailed(StageError):
+    status, code = 502, "stage_failed"
+
+
+def to_response(error: Exception) -> tuple[int, bytes]:
+    """Map an error to (status, JSON body). Anything unexpected is a 500 without internals."""
+    if isinstance(error, HTTPError):
+        return error.status, _encode(error.body)
+    if isinstance(error, RequestError):
+        status = 400 if isinstance(error, MalformedBody) else 422
+        return status, _encode(ErrorBody(error.code, error.message, error.problems))
+    if isinstance(error, PipelineError):
+        return 500, _encode(ErrorBody("pipeline_error", str(error)))
+    return 500, _encode(ErrorBody("internal_error", "internal server error; see the service log"))
+
+
+def check_content_type(value: str | None) -> None:
+    """Refuse anything but JSON bodies."""
+    media_type = (value or "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        shown = media_type or "none"
+        raise UnsupportedMediaType(
+            f"content type {shown!r} is not supported; send application/json"
+        )
+
+
+def check_length(value: str | None, limit: int) -> None:
+    """Refuse a declared body length over the limit before reading it."""
+    if value is not None and value.isdigit() and int(value) > limit:
+        raise PayloadTooLarge(f"body of {value} bytes exceeds the limit of {limit} bytes")

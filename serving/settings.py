@@ -1,0 +1,57 @@
+"""One frozen settings object per process, read from `ARCHBENCH_*` environment variables once."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.stages import STAGE_NAMES
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MODEL_DIR = ROOT / "models" / "demo"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a serving process needs to know; the entry module builds it, the app receives it."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    model_dir: Path = DEFAULT_MODEL_DIR
+    max_body_bytes: int = 1 << 20
+    max_records: int = 1024
+    # Inter-stage bodies (feature matrices) are larger than the public request.
+    max_internal_body_bytes: int = 16 << 20
+    stage_urls: Mapping[str, str] = field(default_factory=dict)
+    stage_timeout_s: float = 2.0
+    connect_timeout_s: float = 0.5
+    pool_size: int = 100
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ, **overrides: object) -> Settings:
+        """Build settings from ARCHBENCH_* variables; keyword overrides (CLI flags) win."""
+
+        def get(name: str) -> str | None:
+            return environ.get("ARCHBENCH_" + name.upper())
+
+        values: dict[str, object] = {}
+        for name, convert in (
+            ("host", str),
+            ("port", int),
+            ("model_dir", Path),
+            ("max_body_bytes", int),
+            ("max_records", int),
+            ("stage_timeout_s", float),
+            ("connect_timeout_s", float),
+            ("pool_size", int),
+        ):
+            raw = get(name)
+            if raw is not None:
+                values[name] = convert(raw)
+        urls = {s: u for s in STAGE_NAMES if (u := get(f"{s}_url")) is not None}
+        if urls:
+            values["stage_urls"] = urls
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]

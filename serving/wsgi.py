@@ -1,0 +1,98 @@
+"""Flask glue: the same routes, error mapping, health and metrics as `serving.asgi`, for WSGI."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import msgspec
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from pipeline.errors import PipelineError
+from serving import errors, metrics, timing
+from serving.asgi import JSON, Reply
+from serving.errors import HTTPError, MethodNotAllowed, PayloadTooLarge, RouteNotFound
+
+log = logging.getLogger("archbench.serving")
+
+
+def _respond(status: int, body: bytes, timings: list[tuple[str, float]] | None = None) -> Response:
+    response = Response(body, status, content_type=JSON)
+    if timings:
+        response.headers["server-timing"] = timing.header(timings)
+    return response
+
+
+def read_body(limit: int) -> bytes:
+    """Read a JSON body, refusing a wrong content type (415) or more than `limit` bytes (413)."""
+    errors.check_content_type(request.headers.get("content-type"))
+    errors.check_length(request.headers.get("content-length"), limit)
+    body = request.stream.read(limit + 1)
+    if len(body) > limit:
+        raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
+    return body
+
+
+def create_app(
+    name: str,
+    routes: Mapping[str, Callable[[bytes], Reply]],
+    ready: Callable[[], tuple[bool, dict[str, Any]]],
+    body_limit: int,
+) -> Flask:
+    """Assemble a Flask app with the POST routes, GET /healthz, /readyz, /metrics, JSON errors."""
+    app = Flask(name)
+
+    def post_route(path: str, handler: Callable[[bytes], Reply]) -> Callable[[], Response]:
+        def route() -> Response:
+            started = time.perf_counter()
+            try:
+                reply = handler(read_body(body_limit))
+                status, payload, timings = reply.status, reply.body, reply.timings
+            except (HTTPError, PipelineError) as exc:
+                (status, payload), timings = errors.to_response(exc), []
+            except Exception as exc:  # process boundary: log the bug, answer without internals
+                log.exception("unexpected error on POST %s", path)
+                (status, payload), timings = errors.to_response(exc), []
+            elapsed = time.perf_counter() - started
+            metrics.observe(path, status, elapsed)
+            if timings:
+                timings.append(("total", elapsed * 1000))
+            return _respond(status, payload, timings)
+
+        return route
+
+    for path, handler in routes.items():
+        app.add_url_rule(path, path, post_route(path, handler), methods=["POST"])
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return _respond(200, b'{"alive":true}')
+
+    @app.get("/readyz")
+    def readyz() -> Response:
+        ok, detail = ready()
+        return _respond(200 if ok else 503, msgspec.json.encode({"ready": ok, **detail}))
+
+    @app.get("/metrics")
+    def metrics_page() -> Response:
+        page, content_type = metrics.exposition()
+        return Response(page, 200, content_type=content_type)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        if exc.code == 405:
+            error: HTTPError = MethodNotAllowed(
+                f"method {request.method} is not allowed on {request.path}"
+            )
+        elif exc.code == 404:
+            error = RouteNotFound(f"no route {request.method} {request.path}")
+        else:
+            error = HTTPError(exc.description or exc.name)
+            error.status = exc.code or 500
+        status, body = errors.to_response(error)
+        return _respond(status, body)
+
+    return app

@@ -1,0 +1,137 @@
+"""Confine a whole stack to one CPU and memory budget: cgroup v1 where writable, else CPU affinity.
+
+The system under test gets the last CPUs of the machine, the load generator the rest, so the two
+never compete for a core.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from stack.topology import Budget
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+CONTROLLERS = ("cpu", "cpuacct", "cpuset", "memory")
+CFS_PERIOD_US = 100_000
+
+
+def sut_cpus(budget: Budget, available: list[int] | None = None) -> list[int]:
+    """The CPUs of the system under test: the last ceil(budget) ones, leaving at least one free."""
+    cpus = sorted(available if available is not None else os.sched_getaffinity(0))
+    wanted = max(1, math.ceil(budget.cpus))
+    if len(cpus) <= wanted:
+        return cpus
+    return cpus[-wanted:]
+
+
+def generator_cpus(budget: Budget, available: list[int] | None = None) -> list[int]:
+    """The CPUs left for the load generator (all of them on a one-CPU machine)."""
+    cpus = sorted(available if available is not None else os.sched_getaffinity(0))
+    rest = [c for c in cpus if c not in sut_cpus(budget, cpus)]
+    return rest or cpus
+
+
+@dataclass(frozen=True)
+class Applied:
+    """The limits that really took effect, for the result's metadata."""
+
+    mechanism: str  # "cgroup-v1" or "affinity"
+    cpus: list[int]
+    cpu_quota: float | None
+    memory_bytes: int | None
+    cgroup: str | None
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class Confinement:
+    """A cgroup (or, failing that, an affinity mask) that every process of a stack joins."""
+
+    def __init__(self, name: str, budget: Budget, root: Path = CGROUP_ROOT) -> None:
+        self.budget = budget
+        self.cpus = sut_cpus(budget)
+        self._paths = {c: root / c / "archbench" / name for c in CONTROLLERS}
+        self._root = root
+        self.applied = Applied("affinity", self.cpus, None, None, None)
+
+    def apply(self) -> Applied:
+        """Create and configure the cgroups; fall back to affinity if they are not writable."""
+        try:
+            self._create()
+        except OSError:
+            self._remove_dirs()
+            return self.applied
+        self.applied = Applied(
+            "cgroup-v1",
+            self.cpus,
+            self.budget.cpus,
+            self.budget.memory_bytes,
+            str(self._paths["cpu"].relative_to(self._root / "cpu")),
+        )
+        return self.applied
+
+    def _create(self) -> None:
+        for controller, path in self._paths.items():
+            if controller != "cpuset":
+                path.mkdir(parents=True, exist_ok=True)
+                continue
+            # cgroup v1 cpuset: every level needs cpus and mems before a task may join it.
+            for level in (path.parent, path):
+                level.mkdir(exist_ok=True)
+                for knob in ("cpuset.cpus", "cpuset.mems"):
+                    if not (level / knob).read_text().strip():
+                        (level / knob).write_text((level.parent / knob).read_text())
+            (path / "cpuset.cpus").write_text(",".join(map(str, self.cpus)))
+        quota = int(self.budget.cpus * CFS_PERIOD_US)
+        (self._paths["cpu"] / "cpu.cfs_period_us").write_text(str(CFS_PERIOD_US))
+        (self._paths["cpu"] / "cpu.cfs_quota_us").write_text(str(quota))
+        (self._paths["memory"] / "memory.limit_in_bytes").write_text(str(self.budget.memory_bytes))
+        swap = self._paths["memory"] / "memory.memsw.limit_in_bytes"
+        if swap.exists():
+            # Without this the stack could swap instead of meeting its memory limit.
+            with contextlib.suppress(OSError):
+                swap.write_text(str(self.budget.memory_bytes))
+
+    def join(self) -> None:
+        """Move the calling process into the confinement (run in the child before exec)."""
+        os.sched_setaffinity(0, self.cpus)
+        if self.applied.mechanism != "cgroup-v1":
+            return
+        pid = str(os.getpid())
+        for path in self._paths.values():
+            (path / "cgroup.procs").write_text(pid)
+
+    def cpu_usage_ns(self) -> int | None:
+        """CPU time used by every process of the stack so far (cgroup only)."""
+        if self.applied.mechanism != "cgroup-v1":
+            return None
+        return int((self._paths["cpuacct"] / "cpuacct.usage").read_text())
+
+    def memory_bytes(self) -> int | None:
+        """Memory charged to the stack now (cgroup only)."""
+        if self.applied.mechanism != "cgroup-v1":
+            return None
+        return int((self._paths["memory"] / "memory.usage_in_bytes").read_text())
+
+    def remove(self, timeout_s: float = 5.0) -> None:
+        """Remove the cgroups once their processes are gone (bounded wait)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                self._remove_dirs()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def _remove_dirs(self) -> None:
+        for path in self._paths.values():
+            if path.exists():
+                path.rmdir()

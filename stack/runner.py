@@ -1,0 +1,232 @@
+"""Start a stack as local processes on 127.0.0.1, wait until ready, and always stop all of it.
+
+Each service runs in its own process group inside the stack's confinement, with its log in a file.
+Stopping sends SIGTERM to every group, then SIGKILL after a grace period; a child also dies with
+the runner (PR_SET_PDEATHSIG), so no process outlives the harness.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from types import FrameType
+
+from serving.settings import ROOT
+from stack.budget import Applied, Confinement
+from stack.topology import COMMON_ENV, Budget, Service, services
+
+LOG_ROOT = ROOT / "logs"
+READY_TIMEOUT_S = 60.0
+STOP_GRACE_S = 3.0
+_PR_SET_PDEATHSIG = 1
+_counter = itertools.count()
+
+
+class StackError(Exception):
+    """A stack could not start or lost a service; the message names the service and its log."""
+
+    def __init__(self, message: str, log: Path | None = None) -> None:
+        super().__init__(message)
+        self.log = log
+
+
+def log_tail(path: Path, lines: int = 20) -> str:
+    """The last lines of a service log, for error messages."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log)"
+
+
+def port_free(port: int) -> bool:
+    """Whether 127.0.0.1:port can be bound right now."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+class Stack:
+    """One architecture's processes, started within a budget, stopped without orphans."""
+
+    def __init__(
+        self,
+        arch: str,
+        base_port: int = 8000,
+        budget: Budget | None = None,
+        log_dir: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.arch = arch
+        self.services = services(arch, base_port)
+        self.budget = budget or Budget()
+        self.log_dir = log_dir or LOG_ROOT / arch
+        self.extra_env = env or {}
+        self.confinement = Confinement(f"{arch}-{os.getpid()}-{next(_counter)}", self.budget)
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.applied: Applied | None = None
+
+    @property
+    def entry(self) -> Service:
+        return next(s for s in self.services if s.entry)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.entry.port}"
+
+    def log_path(self, name: str) -> Path:
+        return self.log_dir / f"{name}.log"
+
+    def start(self, timeout_s: float = READY_TIMEOUT_S) -> None:
+        """Start every service and wait for every /readyz; on failure stop all and raise."""
+        for service in self.services:
+            if not port_free(service.port):
+                raise StackError(
+                    f"port {service.port} for service {service.name!r} is already in use"
+                )
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.applied = self.confinement.apply()
+        try:
+            for service in self.services:
+                self.processes[service.name] = self._spawn(service)
+            self._wait_ready(timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _spawn(self, service: Service) -> subprocess.Popen[bytes]:
+        env = {**os.environ, **COMMON_ENV, **service.env, **self.extra_env}
+        argv = [sys.executable, "-m", service.module, *service.args]
+        confinement = self.confinement
+
+        def in_child() -> None:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+            confinement.join()
+
+        with self.log_path(service.name).open("ab") as log:
+            return subprocess.Popen(
+                argv,
+                env=env,
+                cwd=ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=in_child,
+            )
+
+    def _wait_ready(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        pending = list(self.services)
+        while pending:
+            service = pending[0]
+            self.check_alive()
+            if self._ready(service):
+                pending.pop(0)
+                continue
+            if time.monotonic() > deadline:
+                path = self.log_path(service.name)
+                raise StackError(
+                    f"service {service.name!r} was not ready within {timeout_s:.0f} s; log: {path}",
+                    path,
+                )
+            time.sleep(0.05)
+
+    def _ready(self, service: Service) -> bool:
+        url = f"http://127.0.0.1:{service.port}{service.ready_path}"
+        try:
+            with urllib.request.urlopen(url, timeout=1.0) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def check_alive(self) -> None:
+        """Raise StackError naming the first service whose process has exited."""
+        for name, process in self.processes.items():
+            code = process.poll()
+            if code is not None:
+                path = self.log_path(name)
+                raise StackError(f"service {name!r} exited with code {code}; log: {path}", path)
+
+    def stop(self) -> None:
+        """SIGTERM every process group, SIGKILL what is left after a grace period, drop cgroups."""
+        for process in self.processes.values():
+            _signal_group(process, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        for process in self.processes.values():
+            with suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        for process in self.processes.values():
+            # The group may hold children (gunicorn workers) even after its leader exited.
+            _signal_group(process, signal.SIGKILL)
+            process.wait()
+        self.processes.clear()
+        self.confinement.remove()
+
+    def pids(self) -> dict[str, int]:
+        return {name: p.pid for name, p in self.processes.items()}
+
+    def __enter__(self) -> Stack:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C so that `finally` blocks stop the stack."""
+
+    def raise_interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_until_interrupted(arch: str, base_port: int = 8000) -> None:
+    """`archbench up`: start the stack, print where it is, stop it all on Ctrl-C or SIGTERM."""
+    stack = Stack(arch, base_port)
+    with terminate_as_interrupt():
+        try:
+            stack.start()
+        except KeyboardInterrupt:
+            print("interrupted during start-up; every process stopped", file=sys.stderr)
+            return
+        try:
+            applied = stack.applied
+            print(
+                f"{arch} ready at {stack.url}  ({len(stack.services)} process(es); "
+                f"budget: {applied.as_dict() if applied else 'none'}; logs: {stack.log_dir})"
+            )
+            print("Ctrl-C to stop", flush=True)
+            while True:
+                stack.check_alive()
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            print("\nstopping", file=sys.stderr)
+        finally:
+            stack.stop()
