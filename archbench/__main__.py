@@ -1,0 +1,5 @@
+"""`python -m archbench` runs the command line."""
+
+from archbench.cli import main
+
+main()

@@ -1,0 +1,115 @@
+"""Shared fixtures: the demo bundle, real stacks on loopback, and a raw HTTP client."""
+
+from __future__ import annotations
+
+import http.client
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+
+from pipeline import bundle as bundles
+from pipeline import dataset
+from pipeline.bundle import ModelBundle
+from serving.settings import DEFAULT_MODEL_DIR
+from stack.runner import Stack, port_free
+
+_used_bases: set[int] = set()
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def request(
+    base_url: str,
+    path: str,
+    body: bytes | None = None,
+    content_type: str | None = "application/json",
+    method: str = "POST",
+    timeout_s: float = 10.0,
+) -> Answer:
+    """One HTTP request on a fresh connection; returns status, lower-cased headers and body."""
+    host, port = base_url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout_s)
+    try:
+        headers = {"content-type": content_type} if content_type else {}
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        return Answer(
+            response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+        )
+    finally:
+        conn.close()
+
+
+def free_base_port(start: int = 18000, span: int = 5) -> int:
+    """A base port whose next `span` ports are all free, not handed out before in this run."""
+    for base in range(start, 60000, 10):
+        if base not in _used_bases and all(port_free(base + i) for i in range(span)):
+            _used_bases.add(base)
+            return base
+    raise RuntimeError("no free ports")
+
+
+def processes_on_ports(ports: set[int]) -> list[psutil.Process]:
+    """Processes whose command line names one of the ports (how the runner passes them)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = proc.info["cmdline"] or []
+        for i, arg in enumerate(cmdline[:-1]):
+            if arg == "--port" and cmdline[i + 1].isdigit() and int(cmdline[i + 1]) in ports:
+                found.append(proc)
+    return found
+
+
+@pytest.fixture(scope="session")
+def model_dir() -> Path:
+    if not (DEFAULT_MODEL_DIR / bundles.MANIFEST_FILE).exists():
+        pytest.fail("no model bundle; run `make test`, which trains it first")
+    return DEFAULT_MODEL_DIR
+
+
+@pytest.fixture(scope="session")
+def model(model_dir: Path) -> ModelBundle:
+    return bundles.load(model_dir)
+
+
+@pytest.fixture(scope="session")
+def records() -> list[dict[str, object]]:
+    """Dataset records without the target, as a client would send them."""
+    return [{k: v for k, v in r.items() if k != dataset.TARGET} for r in dataset.records()]
+
+
+@pytest.fixture
+def rng() -> random.Random:
+    return random.Random(7)
+
+
+def _stack(arch: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    logs = tmp_path_factory.mktemp(f"logs-{arch}")
+    stack = Stack(arch, free_base_port(), log_dir=logs)
+    with stack:
+        yield stack
+    assert not processes_on_ports({s.port for s in stack.services}), "stack left processes"
+
+
+@pytest.fixture(scope="session")
+def monolith(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator[Stack]:
+    yield from _stack("monolith", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def micro(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator[Stack]:
+    yield from _stack("micro", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def micro_flask(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator[Stack]:
+    yield from _stack("micro-flask", tmp_path_factory)
