@@ -52,6 +52,8 @@ def log_tail(path: Path, lines: int = 20) -> str:
 def port_free(port: int) -> bool:
     """Whether 127.0.0.1:port can be bound right now."""
     with socket.socket() as probe:
+        # As the servers do: a port whose old connections linger in TIME_WAIT is still free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:

@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from bench.payloads import perturbed
 from pipeline.records import ErrorBody
 from stack.runner import Stack
 from tests.conftest import Answer, request
@@ -19,17 +20,6 @@ GOOD = {
     "body_mass_g": 3950,
     "sex": "male",
 }
-
-
-def perturbed(record: dict[str, object], rng: random.Random) -> dict[str, object]:
-    """A plausible variant of a dataset record: numbers jittered by ~2%, case varied."""
-    out: dict[str, object] = {}
-    for key, value in record.items():
-        if isinstance(value, float):
-            out[key] = round(value * rng.gauss(1.0, 0.02), 2)
-        else:
-            out[key] = rng.choice([str(value), str(value).upper(), f" {value} "])
-    return out
 
 
 def valid_requests(records: list[dict[str, object]], rng: random.Random) -> list[bytes]:
