@@ -1,0 +1,315 @@
+"""`archbench bench`: both architectures × the scenarios × repetitions, into one result folder.
+
+For each run the stack starts inside its budget, Locust runs headless on the generator's CPU, a
+sampler records resources, and the raw record is summarised. Ctrl-C stops every process within
+seconds and keeps what was gathered, marked incomplete.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import analysis, resources
+from bench.config import BenchConfig
+from bench.progress import Display
+from bench.results import RunFolder, environment
+from serving.settings import ROOT
+from stack.budget import generator_cpus, sut_cpus
+from stack.runner import Stack, terminate_as_interrupt
+
+LOCUSTFILE = ROOT / "bench" / "locustfile.py"
+# Beyond its schedule, a Locust run gets this long to finish before it is stopped.
+LOCUST_GRACE_S = 30.0
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class Job:
+    """One scenario on one architecture in one repetition."""
+
+    arch: str
+    scenario: str
+    rep: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.scenario}/{self.arch}/rep{self.rep}"
+
+
+def planned_seconds(config: BenchConfig, scenario: str) -> float:
+    """How long a scenario drives load (warm-up included), for timeouts and the progress bar."""
+    if scenario == "capacity":
+        return config.probe_s + config.warmup_s + config.step_s * len(config.capacity_fractions)
+    if scenario == "steady":
+        return config.warmup_s + config.steady_s
+    if scenario == "spike":
+        return config.warmup_s + config.spike_s
+    return config.ramp_users / config.ramp_spawn_rate + config.ramp_hold_s
+
+
+def locust_argv(config: BenchConfig, job: Job, url: str, rate: float, out: Path) -> list[str]:
+    duration = config.spike_s if job.scenario == "spike" else config.steady_s
+    if job.scenario == "ramp":
+        duration = config.ramp_hold_s
+    return [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "--host",
+        url,
+        "--scenario",
+        job.scenario,
+        "--rate",
+        str(rate),
+        "--duration",
+        str(duration),
+        "--warmup",
+        str(config.warmup_s),
+        "--step-duration",
+        str(config.step_s),
+        "--probe-duration",
+        str(config.probe_s),
+        "--capacity-fractions",
+        ",".join(map(str, config.capacity_fractions)),
+        "--spike-multiple",
+        str(config.spike_multiple),
+        "--max-in-flight",
+        str(config.max_in_flight),
+        "--ramp-users",
+        str(config.ramp_users),
+        "--ramp-spawn-rate",
+        str(config.ramp_spawn_rate),
+        "--payload-seed",
+        str(config.seed + job.rep),
+        "--invalid-share",
+        str(config.invalid_share),
+        "--record-file",
+        str(out / "latency.json"),
+        "--csv",
+        str(out / "locust"),
+        "--html",
+        str(out / "locust.html"),
+        "--json-file",
+        str(out / "locust"),
+        "--exit-code-on-error",
+        "0",
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+        "--run-time",
+        f"{int(planned_seconds(config, job.scenario) + LOCUST_GRACE_S)}s",
+        "--stop-timeout",
+        "5",
+    ]
+
+
+def start_locust(argv: list[str], cpus: list[int], log: Path) -> subprocess.Popen[bytes]:
+    """Start Locust on the generator's CPUs, in its own process group, dying with us."""
+
+    def in_child() -> None:
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        os.sched_setaffinity(0, cpus)
+
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=in_child,
+        )
+
+
+def stop_group(process: subprocess.Popen[bytes], grace_s: float = 3.0) -> None:
+    """SIGTERM the process group, SIGKILL it after a grace period."""
+    for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait_s)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+class Bench:
+    """Runs a configuration into a result folder."""
+
+    def __init__(self, config: BenchConfig, display: Display) -> None:
+        self.config = config
+        self.display = display
+        self.folder = RunFolder.create(config.label)
+        self.summaries: dict[str, dict[str, Any]] = {}
+        self.generator_cpus = generator_cpus(config.budget)
+
+    def run(self) -> Path:
+        """Run every job; on Ctrl-C or SIGTERM keep what is done and mark the run incomplete."""
+        config = self.config
+        os.sched_setaffinity(0, self.generator_cpus)
+        self.folder.write_json(
+            "meta.json",
+            {
+                "config": config.as_dict(),
+                "environment": environment(),
+                "cpus": {"sut": sut_cpus(config.budget), "generator": self.generator_cpus},
+                "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            },
+        )
+        status, reason = "complete", None
+        with terminate_as_interrupt():
+            try:
+                self._run_all()
+            except KeyboardInterrupt:
+                status, reason = "incomplete", "interrupted"
+        self.folder.write_json(
+            "summary.json",
+            {
+                "status": status,
+                "reason": reason,
+                "rate_rps": getattr(self, "rate", None),
+                "runs": self.summaries,
+                "by_arch": self._aggregate(),
+            },
+        )
+        return self.folder.path
+
+    def _jobs(self, scenarios: list[str]) -> Iterator[tuple[str, int, list[str]]]:
+        """(arch, rep, scenarios) in an order that alternates which architecture goes first."""
+        for rep in range(self.config.repeat):
+            archs = list(self.config.archs)
+            if rep % 2:
+                archs.reverse()
+            for arch in archs:
+                yield arch, rep, scenarios
+
+    def _run_all(self) -> None:
+        config = self.config
+        phases = [
+            [s for s in config.scenarios if s == "capacity"],
+            [s for s in config.scenarios if s != "capacity"],
+        ]
+        total = sum(planned_seconds(config, s) + 6 for s in config.scenarios)
+        self.display.start(total * config.repeat * len(config.archs))
+        self.rate = config.rate
+        for phase in phases:
+            if not phase:
+                continue
+            if phase[0] != "capacity" and self.rate is None:
+                self.rate = self._common_rate()
+            for arch, rep, scenarios in self._jobs(phase):
+                self._run_stack(arch, rep, scenarios)
+
+    def _common_rate(self) -> float:
+        """The steady rate: a fraction of the lowest capacity measured (median over reps)."""
+        medians = []
+        for arch in self.config.archs:
+            values = [
+                s.get("capacity_rps")
+                for k, s in self.summaries.items()
+                if k.startswith(f"capacity/{arch}/")
+            ]
+            medians.append(analysis.spread(values)["median"])
+        known = [m for m in medians if m]
+        if not known:
+            return self.config.fallback_rate
+        return round(min(known) * self.config.rate_fraction, 1)
+
+    def _run_stack(self, arch: str, rep: int, scenarios: list[str]) -> None:
+        log_dir = self.folder.path / "logs" / f"{arch}-rep{rep}-{scenarios[0]}"
+        self.display.phase(f"starting {arch}", arch, scenarios[0], rep)
+        with Stack(arch, self.config.base_port, self.config.budget, log_dir) as stack:
+            for scenario in scenarios:
+                self._run_job(stack, Job(arch, scenario, rep))
+
+    def _run_job(self, stack: Stack, job: Job) -> None:
+        config = self.config
+        out = self.folder.path / "raw" / job.key
+        out.mkdir(parents=True)
+        rate = self.rate or config.fallback_rate
+        argv = locust_argv(config, job, stack.url, rate, out)
+        planned = planned_seconds(config, job.scenario)
+        self.display.phase("running", job.arch, job.scenario, job.rep)
+        locust = start_locust(argv, self.generator_cpus, out / "locust.log")
+        started = time.monotonic()
+        try:
+            with resources.Sampler(stack, locust.pid) as sampler:
+                while locust.poll() is None:
+                    stack.check_alive()
+                    if time.monotonic() - started > planned + LOCUST_GRACE_S + 10:
+                        break
+                    self.display.advance(min(planned, time.monotonic() - started))
+                    time.sleep(0.25)
+        finally:
+            stop_group(locust)
+        (out / "samples.json").write_text(json.dumps(sampler.rows))
+        self.display.advance(planned + 6, done=True)
+        self.summaries[job.key] = self._summarize(job, out, sampler.rows, stack)
+
+    def _summarize(
+        self, job: Job, out: Path, rows: list[dict[str, Any]], stack: Stack
+    ) -> dict[str, Any]:
+        record_path = out / "latency.json"
+        if not record_path.exists():
+            return {
+                "scenario": job.scenario,
+                "arch": job.arch,
+                "rep": job.rep,
+                "validity": {"valid": False, "reasons": ["Locust wrote no record; see locust.log"]},
+            }
+        record = json.loads(record_path.read_text())
+        summary = analysis.summarize(record, self.config.slo_ms)
+        start, end = record.get("measured_unix") or [None, None]
+        requests = summary["measured"]["all"]["ok"] + summary["measured"]["all"]["failed"]
+        if start and end:
+            summary["resources"] = resources.derive(rows, start, end, requests)
+        summary.update(
+            arch=job.arch, rep=job.rep, budget=stack.applied.as_dict() if stack.applied else None
+        )
+        return summary
+
+    def _aggregate(self) -> dict[str, Any]:
+        """Per architecture and scenario: median and spread of the headline figures."""
+        out: dict[str, Any] = {}
+        for arch in self.config.archs:
+            for scenario in self.config.scenarios:
+                runs = [s for k, s in self.summaries.items() if k.startswith(f"{scenario}/{arch}/")]
+                if not runs:
+                    continue
+                measured = [r.get("measured", {}).get("all", {}) for r in runs]
+                figures = {
+                    "p50_ms": [m.get("intended_ms", {}).get("p50") for m in measured],
+                    "p99_ms": [m.get("intended_ms", {}).get("p99") for m in measured],
+                    "throughput_rps": [m.get("throughput_rps") for m in measured],
+                    "error_rate": [m.get("error_rate") for m in measured],
+                    "cpu_ms_per_request": [
+                        r.get("resources", {}).get("cpu_ms_per_request") for r in runs
+                    ],
+                    "memory_bytes": [
+                        r.get("resources", {}).get("cgroup_memory_bytes_max") for r in runs
+                    ],
+                }
+                if scenario == "capacity":
+                    figures["capacity_rps"] = [r.get("capacity_rps") for r in runs]
+                out.setdefault(arch, {})[scenario] = {
+                    "runs": len(runs),
+                    "invalid_runs": sum(1 for r in runs if not r["validity"]["valid"]),
+                    **{k: analysis.spread(v) for k, v in figures.items()},
+                }
+        return out
