@@ -24,8 +24,17 @@ up: model
 test: model
 	$(BIN)/pytest
 
+bench: model
+	$(BIN)/archbench bench
+
+bench-quick: model
+	$(BIN)/archbench bench --quick
+
+ui: model
+	$(BIN)/archbench ui --arch $(ARCH)
+
 lint: install
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy pipeline serving monolith microservices stack archbench
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy pipeline serving monolith microservices stack archbench bench
 
 microbench: model
 	$(BIN)/archbench microbench

@@ -1,4 +1,4 @@
-"""`archbench` subcommands: train, up, microbench, perf. User mistakes exit 1 with one line."""
+"""`archbench` subcommands: train, up, bench, ui, microbench, perf. Mistakes: one line, exit 1."""
 
 from __future__ import annotations
 
@@ -43,6 +43,79 @@ def _microbench(args: argparse.Namespace) -> None:
     main(args.model_dir, seconds=args.seconds)
 
 
+def _perf(args: argparse.Namespace) -> None:
+    import shutil
+
+    from bench.perf import PerfConfig, main
+
+    for tool in ("wrk", "taskset"):
+        if shutil.which(tool) is None:
+            raise UserError(f"`{tool}` is not installed; archbench perf needs it (apt-get install)")
+    config = PerfConfig(
+        model_dir=args.model_dir,
+        requests=args.requests,
+        rounds=args.rounds,
+        warmup=args.warmup,
+        wrk_seconds=args.wrk_seconds,
+        wrk_connections=args.connections,
+        base_port=args.port,
+    )
+    main(config)
+
+
+def _bench(args: argparse.Namespace) -> None:
+    import os
+    from dataclasses import replace
+
+    from bench.config import QUICK, BenchConfig, ConfigError
+    from bench.harness import Bench
+    from bench.progress import Display
+    from bench.table import render
+    from stack.budget import generator_cpus
+
+    config = QUICK if args.quick else BenchConfig()
+    if args.duration is not None:
+        config = config.with_duration(args.duration)
+    chosen = {
+        "archs": tuple(args.arch.split(",")) if args.arch else None,
+        "scenarios": tuple(args.scenario.split(",")) if args.scenario else None,
+        "repeat": args.repeat,
+        "slo_ms": args.slo_ms,
+        "rate": args.rate,
+        "label": args.label,
+        "base_port": args.port,
+        "invalid_share": args.invalid_share,
+        "seed": args.seed,
+    }
+    try:
+        config = replace(config, **{k: v for k, v in chosen.items() if v is not None}).check()
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+    # The harness samples resources: keep it off the CPU of the system under test.
+    os.sched_setaffinity(0, generator_cpus(config.budget))
+    display = Display()
+    try:
+        bench = Bench(config, display, args.results_dir)
+        path = bench.run()
+    finally:
+        display.stop()
+    summary = bench.summary
+    render(summary)
+    print(f"results: {path}")
+    if summary["status"] != "complete":
+        print(
+            f"run {summary['status']} ({summary['reason']}); what was gathered is kept in {path}",
+            file=sys.stderr,
+        )
+        sys.exit(130)
+
+
+def _ui(args: argparse.Namespace) -> None:
+    from bench.ui import main
+
+    main(args.arch, args.port, args.web_port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from stack.topology import ARCHITECTURES
 
@@ -62,6 +135,38 @@ def build_parser() -> argparse.ArgumentParser:
     micro.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
     micro.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
     micro.set_defaults(func=_microbench)
+
+    perf = sub.add_parser(
+        "perf", help="per-hop tax of the microservices; monolith peak vs in-process"
+    )
+    perf.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
+    perf.add_argument("--requests", type=int, default=3000, help="sequential requests per stack")
+    perf.add_argument("--rounds", type=int, default=6, help="turns the stacks take at low load")
+    perf.add_argument("--warmup", type=int, default=300, help="requests before measuring")
+    perf.add_argument("--wrk-seconds", type=int, default=10, help="duration of each wrk run")
+    perf.add_argument("--connections", type=int, default=8, help="wrk connections (closed loop)")
+    perf.add_argument("--port", type=int, default=8800, help="monolith port; micro uses port+10..")
+    perf.set_defaults(func=_perf)
+    bench = sub.add_parser("bench", help="measure both architectures under load")
+    bench.add_argument("--arch", help="comma-separated: monolith, micro, micro-flask")
+    bench.add_argument("--scenario", help="comma-separated: capacity, steady, spike, ramp")
+    bench.add_argument("--duration", type=float, help="measured seconds per scenario")
+    bench.add_argument("--slo-ms", type=float, help="p99 latency objective (default 100)")
+    bench.add_argument("--repeat", type=int, help="repetitions of each scenario (default 3)")
+    bench.add_argument("--rate", type=float, help="steady/spike rate; default half the capacity")
+    bench.add_argument("--invalid-share", type=float, help="share of invalid requests")
+    bench.add_argument("--seed", type=int, help="payload and arrival seed")
+    bench.add_argument("--label", help="suffix of the result folder's name")
+    bench.add_argument("--port", type=int, help="entry port; services use the next four")
+    bench.add_argument("--quick", action="store_true", help="the short smoke-check preset")
+    bench.add_argument("--results-dir", type=Path, default=None, help="default: results/")
+    bench.set_defaults(func=_bench)
+
+    ui = sub.add_parser("ui", help="a stack plus Locust's web UI on 127.0.0.1:8089")
+    ui.add_argument("--arch", choices=ARCHITECTURES, default="monolith")
+    ui.add_argument("--port", type=int, default=8000, help="entry port; services use the next")
+    ui.add_argument("--web-port", type=int, default=8089)
+    ui.set_defaults(func=_ui)
     return parser
 
 

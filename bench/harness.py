@@ -22,10 +22,10 @@ from typing import Any
 from bench import analysis, resources
 from bench.config import BenchConfig
 from bench.progress import Display
-from bench.results import RunFolder, environment
+from bench.results import RESULTS_ROOT, RunFolder, environment
 from serving.settings import ROOT
 from stack.budget import generator_cpus, sut_cpus
-from stack.runner import Stack, terminate_as_interrupt
+from stack.runner import Stack, StackError, terminate_as_interrupt
 
 LOCUSTFILE = ROOT / "bench" / "locustfile.py"
 # Beyond its schedule, a Locust run gets this long to finish before it is stopped.
@@ -109,14 +109,12 @@ def locust_argv(config: BenchConfig, job: Job, url: str, rate: float, out: Path)
         "--only-summary",
         "--loglevel",
         "WARNING",
-        "--run-time",
-        f"{int(planned_seconds(config, job.scenario) + LOCUST_GRACE_S)}s",
-        "--stop-timeout",
-        "5",
     ]
 
 
-def start_locust(argv: list[str], cpus: list[int], log: Path) -> subprocess.Popen[bytes]:
+def start_locust(
+    argv: list[str], cpus: list[int], log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """Start Locust on the generator's CPUs, in its own process group, dying with us."""
 
     def in_child() -> None:
@@ -126,6 +124,7 @@ def start_locust(argv: list[str], cpus: list[int], log: Path) -> subprocess.Pope
     with log.open("ab") as out:
         return subprocess.Popen(
             argv,
+            env={**os.environ, **(env or {})},
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -135,8 +134,9 @@ def start_locust(argv: list[str], cpus: list[int], log: Path) -> subprocess.Pope
         )
 
 
-def stop_group(process: subprocess.Popen[bytes], grace_s: float = 3.0) -> None:
-    """SIGTERM the process group, SIGKILL it after a grace period."""
+def stop_group(process: subprocess.Popen[bytes], grace_s: float = 2.0) -> None:
+    """Stop Locust's process group: SIGTERM (Locust then writes its reports and our record),
+    SIGKILL after a grace period. Not SIGINT: gevent raises it in whichever greenlet runs."""
     for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(process.pid, sig)
@@ -152,17 +152,18 @@ def stop_group(process: subprocess.Popen[bytes], grace_s: float = 3.0) -> None:
 class Bench:
     """Runs a configuration into a result folder."""
 
-    def __init__(self, config: BenchConfig, display: Display) -> None:
+    def __init__(self, config: BenchConfig, display: Display, root: Path | None = None) -> None:
         self.config = config
         self.display = display
-        self.folder = RunFolder.create(config.label)
+        self.folder = RunFolder.create(config.label, root or RESULTS_ROOT)
         self.summaries: dict[str, dict[str, Any]] = {}
+        self.summary: dict[str, Any] = {}
+        self.rate: float | None = config.rate
         self.generator_cpus = generator_cpus(config.budget)
 
     def run(self) -> Path:
         """Run every job; on Ctrl-C or SIGTERM keep what is done and mark the run incomplete."""
         config = self.config
-        os.sched_setaffinity(0, self.generator_cpus)
         self.folder.write_json(
             "meta.json",
             {
@@ -173,21 +174,24 @@ class Bench:
             },
         )
         status, reason = "complete", None
+        failure: StackError | None = None
         with terminate_as_interrupt():
             try:
                 self._run_all()
             except KeyboardInterrupt:
                 status, reason = "incomplete", "interrupted"
-        self.folder.write_json(
-            "summary.json",
-            {
-                "status": status,
-                "reason": reason,
-                "rate_rps": getattr(self, "rate", None),
-                "runs": self.summaries,
-                "by_arch": self._aggregate(),
-            },
-        )
+            except StackError as exc:
+                status, reason, failure = "incomplete", f"stack failed: {exc}", exc
+        self.summary = {
+            "status": status,
+            "reason": reason,
+            "rate_rps": self.rate,
+            "runs": self.summaries,
+            "by_arch": self._aggregate(),
+        }
+        self.folder.write_json("summary.json", self.summary)
+        if failure is not None:
+            raise failure
         return self.folder.path
 
     def _jobs(self, scenarios: list[str]) -> Iterator[tuple[str, int, list[str]]]:
@@ -207,7 +211,6 @@ class Bench:
         ]
         total = sum(planned_seconds(config, s) + 6 for s in config.scenarios)
         self.display.start(total * config.repeat * len(config.archs))
-        self.rate = config.rate
         for phase in phases:
             if not phase:
                 continue
@@ -248,19 +251,26 @@ class Bench:
         self.display.phase("running", job.arch, job.scenario, job.rep)
         locust = start_locust(argv, self.generator_cpus, out / "locust.log")
         started = time.monotonic()
+        interrupted = False
+        sampler = resources.Sampler(stack, locust.pid)
         try:
-            with resources.Sampler(stack, locust.pid) as sampler:
+            with sampler:
                 while locust.poll() is None:
                     stack.check_alive()
                     if time.monotonic() - started > planned + LOCUST_GRACE_S + 10:
                         break
                     self.display.advance(min(planned, time.monotonic() - started))
                     time.sleep(0.25)
+        except KeyboardInterrupt:
+            # Keep what this job gathered: Locust writes its record as it stops.
+            interrupted = True
         finally:
             stop_group(locust)
         (out / "samples.json").write_text(json.dumps(sampler.rows))
         self.display.advance(planned + 6, done=True)
         self.summaries[job.key] = self._summarize(job, out, sampler.rows, stack)
+        if interrupted:
+            raise KeyboardInterrupt
 
     def _summarize(
         self, job: Job, out: Path, rows: list[dict[str, Any]], stack: Stack

@@ -16,7 +16,7 @@ from stack.runner import Stack
 INTERVAL_S = 0.5
 
 
-def _process_figures(pid: int) -> dict[str, float] | None:
+def process_figures(pid: int) -> dict[str, float] | None:
     """CPU seconds and memory of a process and its children (gunicorn's worker, say)."""
     try:
         root = psutil.Process(pid)
@@ -50,11 +50,11 @@ class Sampler:
             "services": {},
         }
         for name, pid in self.stack.pids().items():
-            figures = _process_figures(pid)
+            figures = process_figures(pid)
             if figures is not None:
                 row["services"][name] = figures
         if self.generator_pid is not None:
-            generator = _process_figures(self.generator_pid)
+            generator = process_figures(self.generator_pid)
             row["generator_cpu_s"] = generator["cpu_s"] if generator else None
         return row
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -39,6 +40,17 @@ class RunState:
 STATE = RunState()
 
 
+@events.init.add_listener
+def _stop_on_sigterm(environment: Any, **_: Any) -> None:
+    # Headless Locust installs its SIGTERM handler only after a shape's run ends, so until then
+    # SIGTERM would kill the process before it writes anything: stop the run cleanly instead.
+    def stop() -> None:
+        if environment.runner is not None:
+            environment.runner.stop()
+
+    gevent.signal_handler(signal.SIGTERM, stop)
+
+
 @events.init_command_line_parser.add_listener
 def _add_options(parser: Any) -> None:
     group = parser.add_argument_group("archbench")
@@ -60,13 +72,6 @@ def _add_options(parser: Any) -> None:
     group.add_argument("--payload-seed", type=int, default=1)
     group.add_argument("--invalid-share", type=float, default=payloads.DEFAULT_INVALID_SHARE)
     group.add_argument("--record-file", default="", help="where to write exact latencies")
-
-
-@events.init.add_listener
-def _configure(environment: Any, **_: Any) -> None:
-    options = environment.parsed_options
-    if options is not None:
-        OpenLoopUser.concurrency = options.max_in_flight
 
 
 def payload_cycle(options: Any) -> Iterator[payloads.Payload]:
@@ -112,6 +117,12 @@ class OpenLoopUser(FastHttpUser):
     concurrency = 64
     network_timeout = 10.0
     connection_timeout = 2.0
+
+    def __init__(self, environment: Any) -> None:
+        # The connection pool's size is fixed when the client is made: take the option now.
+        if environment.parsed_options is not None:
+            self.concurrency = environment.parsed_options.max_in_flight
+        super().__init__(environment)
 
     @task
     def drive(self) -> None:
@@ -212,6 +223,13 @@ class ScenarioShape(LoadTestShape):
     """Runs the scenario named by --scenario (or by a subclass's `scenario`)."""
 
     scenario: str | None = None
+
+    def reset_time(self) -> None:
+        # Locust calls this when a run starts, before the first tick and before test_start:
+        # the last run's state would otherwise end a new run at once (runs repeat in the UI).
+        global STATE
+        STATE = RunState()
+        super().reset_time()
 
     def tick(self) -> tuple[int, float, list[type]] | None:
         assert self.runner is not None

@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import aiohttp
+from yarl import URL
 
 from pipeline.stages import Stage
 from serving import timing
@@ -34,6 +35,8 @@ class StageClient:
         if missing:
             raise ValueError(f"no URL for stage(s) {', '.join(missing)}; set ARCHBENCH_<STAGE>_URL")
         self._base = dict(settings.stage_urls)
+        # Parsed once: a URL given as a string is parsed again on every request.
+        self._urls = {name: URL(f"{base}/{name}") for name, base in self._base.items()}
         self._timeout = aiohttp.ClientTimeout(
             total=settings.stage_timeout_s, connect=settings.connect_timeout_s
         )
@@ -57,7 +60,7 @@ class StageClient:
     async def call(self, stage: Stage, payload: bytes) -> Hop:
         """POST the payload to the stage; map network failures to the stage's HTTP errors."""
         assert self._session is not None
-        url = f"{self._base[stage.name]}/{stage.name}"
+        url = self._urls[stage.name]
         started = time.perf_counter()
         try:
             async with self._session.post(url, data=payload, headers=JSON_HEADERS) as response:

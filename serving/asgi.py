@@ -11,20 +11,26 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from pipeline.errors import PipelineError
 from serving import errors, metrics, timing
 from serving.errors import HTTPError, PayloadTooLarge, RouteNotFound
+from serving.protocol import OneWriteProtocol
 from serving.settings import Settings
 
 log = logging.getLogger("archbench.serving")
 JSON = "application/json"
+_JSON_BYTES = JSON.encode()
 
 
 @dataclass
@@ -40,43 +46,97 @@ Handler = Callable[[bytes], Awaitable[Reply]]
 Readiness = Callable[[], Awaitable[tuple[bool, dict[str, object]]]]
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+class _PostRoute:
+    """A POST route as a bare ASGI app: size-checked body in, handler's reply out, errors mapped.
+
+    Bare ASGI because this is the per-request path of every hop: it skips FastAPI's routing,
+    dependency solving and Request/Response objects, and answers exactly what a FastAPI route
+    answering `Response(body, status, headers={"server-timing": ...}, media_type=JSON)` would.
+    Being a class (not a function), Starlette's `Route` mounts it as ASGI as it stands.
+    """
+
+    def __init__(self, path: str, handler: Handler, body_limit: int) -> None:
+        self.path, self.handler, self.body_limit = path, handler, body_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        try:
+            body = await read_body(scope, receive, self.body_limit)
+            reply = await self.handler(body)
+            status, payload, timings = reply.status, reply.body, reply.timings
+        except (HTTPError, PipelineError) as exc:
+            (status, payload), timings = errors.to_response(exc), []
+        except Exception as exc:  # process boundary: log the bug, answer without internals
+            log.exception("unexpected error on POST %s", self.path)
+            (status, payload), timings = errors.to_response(exc), []
+        elapsed = time.perf_counter() - started
+        metrics.observe(self.path, status, elapsed)
+        if timings:
+            timings.append(("total", elapsed * 1000))
+        await send(
+            {"type": "http.response.start", "status": status, "headers": _headers(payload, timings)}
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+
+class _App(FastAPI):
+    """FastAPI that hands its POST routes the request before any middleware or routing."""
+
+    def __init__(self, post_routes: dict[str, _PostRoute], **options: Any) -> None:
+        super().__init__(**options)
+        self.post_routes = post_routes
+        for path, route in post_routes.items():
+            self.router.routes.append(Route(path, route, methods=["POST"]))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Only an exact, unprefixed path: anything else (other methods, trailing slashes, a
+        # root path) goes through FastAPI, which routes it to the same _PostRoute or answers 404
+        # or 405 as usual.
+        if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
+            route = self.post_routes.get(scope["path"])
+            if route is not None:
+                await route(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    """The first value of a request header (ASGI servers give names in lower case)."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     """Read a JSON body, refusing a wrong content type (415) or more than `limit` bytes (413)."""
-    errors.check_content_type(request.headers.get("content-type"))
-    errors.check_length(request.headers.get("content-length"), limit)
+    errors.check_content_type(_header(scope, b"content-type"))
+    errors.check_length(_header(scope, b"content-length"), limit)
     chunks, size = [], 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _headers(body: bytes, timings: list[tuple[str, float]] | None) -> list[tuple[bytes, bytes]]:
+    """Response headers in Starlette's order: server-timing, content-length, content-type."""
+    raw = [(b"content-length", str(len(body)).encode()), (b"content-type", _JSON_BYTES)]
+    if timings:
+        raw.insert(0, (b"server-timing", timing.header(timings).encode("latin-1")))
+    return raw
 
 
 def _respond(status: int, body: bytes, timings: list[tuple[str, float]] | None = None) -> Response:
     headers = {"server-timing": timing.header(timings)} if timings else None
     return Response(body, status, headers=headers, media_type=JSON)
-
-
-def _post_route(path: str, handler: Handler, body_limit: int) -> Callable[..., Awaitable[Response]]:
-    async def route(request: Request) -> Response:
-        started = time.perf_counter()
-        try:
-            body = await read_body(request, body_limit)
-            reply = await handler(body)
-            status, payload, timings = reply.status, reply.body, reply.timings
-        except (HTTPError, PipelineError) as exc:
-            (status, payload), timings = errors.to_response(exc), []
-        except Exception as exc:  # process boundary: log the bug, answer without internals
-            log.exception("unexpected error on POST %s", path)
-            (status, payload), timings = errors.to_response(exc), []
-        elapsed = time.perf_counter() - started
-        metrics.observe(path, status, elapsed)
-        if timings:
-            timings.append(("total", elapsed * 1000))
-        return _respond(status, payload, timings)
-
-    return route
 
 
 def create_app(
@@ -94,9 +154,10 @@ def create_app(
         async with asynccontextmanager(lifespan)():
             yield
 
-    app = FastAPI(title=name, lifespan=run, docs_url=None, redoc_url=None, openapi_url=None)
-    for path, handler in routes.items():
-        app.add_api_route(path, _post_route(path, handler, body_limit), methods=["POST"])
+    post_routes = {path: _PostRoute(path, h, body_limit) for path, h in routes.items()}
+    app = _App(
+        post_routes, title=name, lifespan=run, docs_url=None, redoc_url=None, openapi_url=None
+    )
 
     async def healthz() -> Response:
         return _respond(200, b'{"alive":true}')
@@ -133,14 +194,14 @@ def create_app(
 
 
 def serve(app: FastAPI, settings: Settings) -> None:
-    """Run an app under uvicorn with uvloop and httptools, without per-request logging."""
+    """Run an app under uvicorn with uvloop and httptools (one write per response), unlogged."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     uvicorn.run(
         app,
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=OneWriteProtocol,
         access_log=False,
         log_level="warning",
         server_header=False,

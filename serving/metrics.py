@@ -14,11 +14,19 @@ LATENCY = Histogram(
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0),
 )
 
+_children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
+
 
 def observe(route: str, status: int, seconds: float) -> None:
     """Count one served request."""
-    REQUESTS.labels(route, str(status)).inc()
-    LATENCY.labels(route).observe(seconds)
+    key = (route, status)
+    children = _children.get(key)
+    if children is None:
+        # labels() builds and locks on every call; a (route, status) pair always maps to the
+        # same children, so look them up once.
+        children = _children[key] = (REQUESTS.labels(route, str(status)), LATENCY.labels(route))
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def exposition() -> tuple[bytes, str]:

@@ -62,8 +62,10 @@ INVALID: list[tuple[bytes, str | None]] = [
     (json.dumps({**GOOD, "flipper_length_mm": [210]}).encode(), "application/json"),
     (json.dumps({**GOOD, "wing_span": 3}).encode(), "application/json"),
     (json.dumps({"records": [GOOD, without("sex"), {**GOOD, "island": 1}]}).encode(), None),
-    (json.dumps({"records": [GOOD, without("sex"), {**GOOD, "island": 1}]}).encode(),
-     "application/json"),
+    (
+        json.dumps({"records": [GOOD, without("sex"), {**GOOD, "island": 1}]}).encode(),
+        "application/json",
+    ),
     # wrong content type → 415; too large → 413
     (json.dumps(GOOD).encode(), "text/plain"),
     (json.dumps(GOOD).encode(), "application/x-www-form-urlencoded"),

@@ -1,4 +1,4 @@
-"""`archbench up` and the runner: ready stacks inside the budget, nothing left behind, clear errors."""
+"""`archbench up` and the runner: ready stacks in the budget, nothing left behind, clear errors."""
 
 from __future__ import annotations
 
@@ -45,7 +45,9 @@ def wait_for_line(proc: subprocess.Popen[str], text: str, timeout_s: float = 60)
     pytest.fail(f"no line with {text!r}; stderr: {err}")
 
 
-@pytest.mark.parametrize(("arch", "sig"), [("micro", signal.SIGINT), ("micro-flask", signal.SIGTERM)])
+@pytest.mark.parametrize(
+    ("arch", "sig"), [("micro", signal.SIGINT), ("micro-flask", signal.SIGTERM)]
+)
 def test_up_serves_then_stops_everything_on_a_signal(arch: str, sig: signal.Signals) -> None:
     port = free_base_port()
     proc = start_up(arch, port)
@@ -89,7 +91,10 @@ def test_a_port_in_use_is_one_clear_line() -> None:
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["up", "macro"], "invalid choice: 'macro' (choose from 'monolith', 'micro', 'micro-flask')"),
+        (
+            ["up", "macro"],
+            "invalid choice: 'macro' (choose from 'monolith', 'micro', 'micro-flask')",
+        ),
         (["fly"], "invalid choice: 'fly'"),
         (["up", "micro", "--port", "x"], "invalid int value: 'x'"),
     ],

@@ -1,0 +1,260 @@
+"""Real short bench runs against real stacks: complete result folders whose figures agree with
+their raw data, an open-loop schedule that survives a stalled server, validity that fires when
+the generator is starved, and Ctrl-C that keeps partial results and leaves nothing behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from bench import analysis, resources
+from bench.harness import start_locust, stop_group
+from bench.results import SCHEMA_VERSION
+from stack.budget import generator_cpus
+from stack.runner import Stack
+from stack.topology import Budget
+from tests.conftest import free_base_port, processes_on_ports
+
+ARCHBENCH = [sys.executable, "-m", "archbench"]
+LOCUSTFILE = Path(__file__).resolve().parents[2] / "bench" / "locustfile.py"
+
+
+def bench(results: Path, port: int, *flags: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*ARCHBENCH, "bench", "--quick", "--results-dir", str(results), "--port", str(port)]
+        + list(flags),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Path:
+    results = tmp_path_factory.mktemp("results")
+    port = free_base_port()
+    done = bench(results, port, "--arch", "monolith,micro", "--duration", "2", "--label", "t")
+    assert done.returncode == 0, done.stderr
+    assert not processes_on_ports({port + i for i in range(5)})
+    return (results / "latest").resolve()
+
+
+def read(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+def test_the_folder_is_complete(run_dir: Path) -> None:
+    assert run_dir.name.endswith("-t")
+    meta, summary = read(run_dir / "meta.json"), read(run_dir / "summary.json")
+    assert meta["schema_version"] == summary["schema_version"] == SCHEMA_VERSION
+    assert meta["config"]["archs"] == ["monolith", "micro"]
+    assert meta["environment"]["git"]["commit"] and meta["environment"]["cpu_model"]
+    assert meta["environment"]["packages"]["locust"]
+    assert summary["status"] == "complete"
+    scenarios, archs = ("capacity", "steady", "spike", "ramp"), ("monolith", "micro")
+    expected = {f"{s}/{a}/rep0" for s in scenarios for a in archs}
+    assert set(summary["runs"]) == expected
+    for key, run in summary["runs"].items():
+        raw = run_dir / "raw" / key
+        files = ("latency.json", "samples.json", "locust.html", "locust_stats.csv", "locust.json")
+        for name in files:
+            assert (raw / name).stat().st_size > 0, (key, name)
+        assert run["budget"]["mechanism"] == "cgroup-v1" and run["budget"]["cpu_quota"] == 1.0
+        assert run["measured"]["all"]["ok"] > 0, key
+
+
+def test_every_figure_agrees_with_the_raw_data(run_dir: Path) -> None:
+    summary = read(run_dir / "summary.json")
+    slo_ms = read(run_dir / "meta.json")["config"]["slo_ms"]
+    for key, run in summary["runs"].items():
+        record = read(run_dir / "raw" / key / "latency.json")
+        again = analysis.summarize(record, slo_ms)
+        for field in ("measured", "validity", "over_time", "stage_ms"):
+            assert json.loads(json.dumps(again[field])) == run[field], (key, field)
+        start, end = record["measured_unix"]
+        requests = again["measured"]["all"]["ok"] + again["measured"]["all"]["failed"]
+        samples = read(run_dir / "raw" / key / "samples.json")
+        figures = resources.derive(samples, start, end, requests)
+        assert json.loads(json.dumps(figures)) == run["resources"], key
+        assert run["resources"]["cpu_ms_per_request"] > 0
+    capacity = summary["runs"]["capacity/micro/rep0"]
+    steps = [analysis.StepResult(**s) for s in capacity["steps"]]
+    assert capacity["capacity_rps"] == analysis.capacity(steps)
+    # the steady rate is the configured fraction of the lower capacity
+    capacities = [
+        summary["runs"][f"capacity/{a}/rep0"]["capacity_rps"] for a in ("monolith", "micro")
+    ]
+    lowest = min(c or 0 for c in capacities)
+    if lowest:
+        assert summary["rate_rps"] == pytest.approx(lowest * 0.5, abs=0.1)
+    aggregate = summary["by_arch"]["micro"]["steady"]
+    steady = summary["runs"]["steady/micro/rep0"]["measured"]["all"]
+    assert aggregate["p99_ms"]["median"] == steady["intended_ms"]["p99"]
+
+
+def test_locust_counted_the_same_requests(run_dir: Path) -> None:
+    for arch in ("monolith", "micro"):
+        raw = run_dir / "raw" / "steady" / arch / "rep0"
+        record = read(raw / "latency.json")
+        ours = sum(c["sent"] - c["shed"] for c in record["counts"])
+        theirs = sum(s["num_requests"] for s in read(raw / "locust.json"))
+        assert ours == theirs
+
+
+@pytest.fixture
+def monolith_stack(tmp_path: Path, model_dir: Path) -> Iterator[Stack]:
+    with Stack("monolith", free_base_port(), log_dir=tmp_path) as stack:
+        yield stack
+
+
+def steady_run(stack: Stack, out: Path, disturb: Any, in_flight: int = 2) -> dict[str, Any]:
+    """6 s at 100 req/s (after 1 s warm-up) from the generator CPU; `disturb()` at 3 s."""
+    argv = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "--host",
+        stack.url,
+        "--scenario",
+        "steady",
+        "--rate",
+        "100",
+        "--duration",
+        "6",
+        "--warmup",
+        "1",
+        "--max-in-flight",
+        str(in_flight),
+        "--invalid-share",
+        "0",
+        "--only-summary",
+        "--record-file",
+        str(out / "latency.json"),
+        "--exit-code-on-error",
+        "0",
+    ]
+    locust = start_locust(argv, generator_cpus(Budget()), out / "locust.log")
+    try:
+        time.sleep(3.5)  # Locust start-up, warm-up, then two seconds of load
+        disturb(locust)
+        locust.wait(timeout=40)
+    finally:
+        stop_group(locust)
+    return read(out / "latency.json")
+
+
+def test_a_stalled_server_shows_in_intended_latency_not_in_service_time(
+    monolith_stack: Stack, tmp_path: Path
+) -> None:
+    pid = monolith_stack.pids()["monolith"]
+
+    def stall(_: object) -> None:
+        os.kill(pid, signal.SIGSTOP)
+        time.sleep(0.8)
+        os.kill(pid, signal.SIGCONT)
+
+    record = steady_run(monolith_stack, tmp_path, stall)
+    measured = analysis.window(record, analysis.measured_bins(record))["all"]
+    # ~80 requests were due during the stall: all of them waited, as the schedule says ...
+    assert measured["intended_ms"]["p99"] > 400
+    # ... but only the two in flight were slow once sent
+    assert measured["service_ms"]["p99"] < 50
+    assert measured["service_ms"]["max"] > 400
+    assert measured["shed"] == 0 and measured["error_rate"] == 0
+    # the server stalled, not the generator: the run is valid
+    assert analysis.validity(record).valid, analysis.validity(record).reasons
+
+
+def test_a_starved_generator_makes_the_run_invalid(monolith_stack: Stack, tmp_path: Path) -> None:
+    def starve(locust: subprocess.Popen[bytes]) -> None:
+        os.kill(locust.pid, signal.SIGSTOP)
+        time.sleep(0.5)
+        os.kill(locust.pid, signal.SIGCONT)
+
+    record = steady_run(monolith_stack, tmp_path, starve, in_flight=64)
+    verdict = analysis.validity(record)
+    assert not verdict.valid
+    assert any("schedule slipped" in r for r in verdict.reasons), verdict.reasons
+
+
+def test_ctrl_c_keeps_partial_results_and_leaves_nothing(tmp_path: Path, model_dir: Path) -> None:
+    port = free_base_port()
+    proc = subprocess.Popen(
+        [
+            *ARCHBENCH,
+            "bench",
+            "--quick",
+            "--results-dir",
+            str(tmp_path),
+            "--port",
+            str(port),
+            "--arch",
+            "monolith",
+            "--scenario",
+            "steady,spike",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        run = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and run is None:
+            # once the spike scenario runs, the steady one is complete
+            spiking = list(tmp_path.glob("*/raw/spike/monolith/rep0/locust.log"))
+            run = spiking[0].parents[4] if spiking else None
+            time.sleep(0.2)
+        assert run is not None, "the steady scenario never finished"
+        time.sleep(3)  # the spike scenario is under way
+        family = psutil.Process(proc.pid).children(recursive=True)
+        proc.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        _, err = proc.communicate(timeout=15)
+        assert time.monotonic() - started < 5
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert "incomplete" in err
+    gone, alive = psutil.wait_procs(family, timeout=2)
+    assert not alive
+    assert not processes_on_ports({port})
+    summary = read(run / "summary.json")
+    assert summary["status"] == "incomplete" and summary["reason"] == "interrupted"
+    assert summary["runs"]["steady/monolith/rep0"]["validity"]["valid"]
+    # the interrupted scenario keeps what it gathered, marked as not complete
+    assert (
+        "the scenario did not complete"
+        in summary["runs"]["spike/monolith/rep0"]["validity"]["reasons"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--scenario", "spik"], "unknown scenario 'spik'; choose from: capacity, steady, spike"),
+        (["--arch", "macro"], "unknown architecture 'macro'; choose from: monolith, micro"),
+        (["--repeat", "0"], "--repeat must be greater than 0"),
+        (["--slo-ms", "x"], "invalid float value: 'x'"),
+    ],
+)
+def test_bad_bench_flags_get_one_line(tmp_path: Path, flags: list[str], expected: str) -> None:
+    done = bench(tmp_path, free_base_port(), *flags)
+    assert done.returncode == 1
+    assert len(done.stderr.splitlines()) == 1 and expected in done.stderr, done.stderr
+    assert not list(tmp_path.iterdir())  # nothing written for a mistake
