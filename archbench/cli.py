@@ -91,6 +91,16 @@ def _bench(args: argparse.Namespace) -> None:
         config = replace(config, **{k: v for k, v in chosen.items() if v is not None}).check()
     except ConfigError as exc:
         raise UserError(str(exc)) from None
+    from stack.runner import port_free
+    from stack.topology import services
+
+    for arch in config.archs:
+        for service in services(arch, config.base_port):
+            if not port_free(service.port):
+                raise UserError(
+                    f"port {service.port} for service {service.name!r} ({arch}) is already in "
+                    "use; choose another base port with --port"
+                )
     # The harness samples resources: keep it off the CPU of the system under test.
     os.sched_setaffinity(0, generator_cpus(config.budget))
     display = Display()

@@ -208,6 +208,37 @@ def over_time(record: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def spike_recovery(record: dict[str, Any], tolerance: float = 1.5) -> dict[str, Any] | None:
+    """How the spike hit latency and how long after it ended the p99 came back.
+
+    The baseline is the p99 before the spike (after warm-up); recovered is the first one-second
+    bin after the spike whose p99 is within `tolerance` times the baseline (or 5 ms above it).
+    """
+    schedule = schedule_of(record)
+    if schedule is None or len(schedule.steps) != 3:
+        return None
+    before, burst, _ = schedule.steps
+    base = merged(record, "intended", measured_bins(record, schedule.warmup_s, before.end_s))
+    peak = merged(record, "intended", measured_bins(record, burst.start_s, burst.end_s))
+    if base.get_total_count() == 0:
+        return None
+    baseline_ms = base.get_value_at_percentile(99.0) / 1e3
+    limit_ms = max(baseline_ms * tolerance, baseline_ms + 5.0)
+    recovered_s = None
+    for b in measured_bins(record, burst.end_s, schedule.duration_s):
+        p99 = latency.summary_ms(merged(record, "intended", [b])).get("p99")
+        if p99 is not None and p99 <= limit_ms:
+            recovered_s = max(0.0, b * record["bin_s"] - burst.end_s)
+            break
+    return {
+        "baseline_p99_ms": baseline_ms,
+        "spike_p99_ms": peak.get_value_at_percentile(99.0) / 1e3
+        if peak.get_total_count()
+        else None,
+        "recovered_after_s": recovered_s,
+    }
+
+
 def stage_means(record: dict[str, Any]) -> dict[str, dict[str, float]]:
     """Mean Server-Timing entry (ms) per request name, from successful measured requests."""
     out = {}
@@ -228,6 +259,8 @@ def summarize(record: dict[str, Any], slo_ms: float) -> dict[str, Any]:
         "stage_ms": stage_means(record),
         "capped": record.get("capped", 0),
     }
+    if record["scenario"] == "spike":
+        summary["recovery"] = spike_recovery(record)
     if record["scenario"] == "capacity":
         steps = capacity_steps(record, slo_ms)
         summary["estimate_rps"] = record.get("estimate_rps")

@@ -32,7 +32,7 @@ class BenchConfig:
     rate: float | None = None
     rate_fraction: float = 0.5
     fallback_rate: float = 50.0
-    steady_s: float = 12.0
+    steady_s: float = 10.0
     spike_s: float = 12.0
     spike_multiple: float = 3.0
     # ramp: classic closed-loop Locust users

@@ -34,6 +34,7 @@ class RunState:
     schedule: Schedule | None = None
     estimate_rps: float | None = None
     done: bool = False
+    capture: bool = True
     window: dict[str, float] = field(default_factory=dict)
 
 
@@ -72,10 +73,28 @@ def _add_options(parser: Any) -> None:
     group.add_argument("--payload-seed", type=int, default=1)
     group.add_argument("--invalid-share", type=float, default=payloads.DEFAULT_INVALID_SHARE)
     group.add_argument("--record-file", default="", help="where to write exact latencies")
+    group.add_argument(
+        "--mix",
+        default=",".join(payloads.DEFAULT_MIX),
+        help="request names to send, with their default weights: "
+        + ", ".join(payloads.DEFAULT_MIX),
+    )
+    group.add_argument(
+        "--no-latency-capture",
+        action="store_true",
+        help="skip the exact-latency record (to measure what capturing costs)",
+    )
 
 
 def payload_cycle(options: Any) -> Iterator[payloads.Payload]:
-    return itertools.cycle(payloads.pool(options.payload_seed, invalid_share=options.invalid_share))
+    names = [n.strip() for n in options.mix.split(",") if n.strip()]
+    unknown = [n for n in names if n not in payloads.DEFAULT_MIX]
+    if unknown or not names:
+        raise ValueError(f"--mix {options.mix!r}: choose from {', '.join(payloads.DEFAULT_MIX)}")
+    mix = {n: payloads.DEFAULT_MIX[n] for n in names}
+    return itertools.cycle(
+        payloads.pool(options.payload_seed, invalid_share=options.invalid_share, mix=mix)
+    )
 
 
 def fire(
@@ -98,7 +117,7 @@ def fire(
             response.success()
         else:
             response.failure(f"HTTP {status}, expected {payload.expected_status}")
-        if record:
+        if record and STATE.capture:
             server_timing = response.headers.get("server-timing") if response.headers else None
             STATE.recorder.record(
                 payload.name, intended, sent, done, status, ok, server_timing, capped
@@ -249,7 +268,7 @@ class ScenarioShape(LoadTestShape):
 @events.test_start.add_listener
 def _on_start(environment: Any, **_: Any) -> None:
     global STATE
-    STATE = RunState()
+    STATE = RunState(capture=not getattr(environment.parsed_options, "no_latency_capture", False))
     if scenario_of(environment) in shapes.CLOSED_LOOP:
         STATE.recorder.reset(time.perf_counter())
         STATE.window.update(

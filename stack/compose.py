@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from serving.settings import ROOT
-from stack.topology import COMMON_ENV, DEFAULT_PORT, Budget, Service, services
+from stack.topology import COMMON_ENV, DEFAULT_PORT, Budget, Service, services, shares
 
 IMAGE = "archbench:latest"
 RESTART = "unless-stopped"
@@ -100,7 +100,7 @@ def disagreements(
         for what, want, have in _fields(service, expected, got, project_dir):
             if have != want:
                 problems.append(f"service {service.name!r}: {what} is {have!r}, expected {want!r}")
-    return problems + _budget_problems(config, budget or Budget())
+    return problems + _budget_problems(arch, config, budget or Budget())
 
 
 def _fields(
@@ -126,13 +126,21 @@ def _fields(
     yield "exposed ports", [] if service.entry else [str(service.port)], got.get("expose") or []
 
 
-def _budget_problems(config: Config, budget: Budget) -> list[str]:
+def _budget_problems(arch: str, config: Config, budget: Budget) -> list[str]:
     problems = []
     for name, (cpus, memory) in limits(config).items():
         if cpus is None:
             problems.append(f"service {name!r} has no CPU limit")
         if memory is None:
             problems.append(f"service {name!r} has no memory limit")
+    expected = shares(arch, budget)
+    for name, (cpus, memory) in limits(config).items():
+        if name in expected and (cpus, memory) != expected[name]:
+            want_cpus, want_memory = expected[name]
+            problems.append(
+                f"service {name!r} has {cpus} CPU and {memory} bytes; its share of the budget is "
+                f"{want_cpus} CPU and {want_memory} bytes"
+            )
     cpus, memory = totals(config)
     if cpus != Fraction(str(budget.cpus)):
         problems.append(f"the CPU limits add up to {float(cpus)}, the budget is {budget.cpus}")

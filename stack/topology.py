@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from pipeline.stages import STAGE_NAMES
 
@@ -79,6 +80,21 @@ def services(
         "gateway", "microservices.gateway", port_args(base_port), base_port, urls, True
     )
     return (*stages, gateway)
+
+
+def shares(arch: str, budget: Budget) -> dict[str, tuple[Fraction, int]]:
+    """How a per-container platform (compose) splits the stack's budget among its services.
+
+    CPU evenly; memory evenly in whole multiples of 8 MiB, the remainder to the entry point, so
+    that the parts add up to exactly the budget of the whole stack.
+    """
+    names = [s.name for s in services(arch)]
+    cpus = Fraction(str(budget.cpus)) / len(names)
+    step = 8 << 20
+    each = budget.memory_bytes // len(names) // step * step
+    entry = next(s.name for s in services(arch) if s.entry)
+    rest = budget.memory_bytes - each * (len(names) - 1)
+    return {n: (cpus, rest if n == entry else each) for n in names}
 
 
 def port_args(port: int) -> tuple[str, ...]:

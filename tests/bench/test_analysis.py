@@ -112,3 +112,21 @@ def test_an_incomplete_run_is_invalid() -> None:
 def test_spread_over_repetitions() -> None:
     assert analysis.spread([3.0, 1.0, None, 2.0]) == {"median": 2.0, "min": 1.0, "max": 3.0, "n": 3}
     assert analysis.spread([None])["median"] is None
+
+
+def test_spike_recovery_is_measured_from_the_spikes_end() -> None:
+    schedule = shapes.spike(rate=50, multiple=4, before_s=4, spike_s=3, after_s=6, warmup_s=1)
+
+    def latency_s(t: float) -> float:
+        if 5 <= t < 8:
+            return 0.200  # overloaded during the spike
+        if 8 <= t < 10:
+            return 0.080  # draining the queue
+        return 0.004
+
+    record = run(schedule, latency_s)
+    record["scenario"] = "spike"
+    recovery = analysis.summarize(record, 100)["recovery"]
+    assert recovery["baseline_p99_ms"] == pytest.approx(4.0, abs=0.01)
+    assert recovery["spike_p99_ms"] == pytest.approx(200, rel=0.01)
+    assert recovery["recovered_after_s"] == 2.0

@@ -91,6 +91,13 @@ def _publish_score(config: dict[str, Any]) -> None:
     config["services"]["score"]["ports"] = [{"target": 8004, "published": "8004"}]
 
 
+def _swap_memory(config: dict[str, Any]) -> None:
+    """Same total, another split: score gets the gateway's memory and the gateway score's."""
+    score = config["services"]["score"]["deploy"]["resources"]["limits"]
+    gateway = config["services"]["gateway"]["deploy"]["resources"]["limits"]
+    score["memory"], gateway["memory"] = gateway["memory"], score["memory"]
+
+
 GATEWAY = ("services", "gateway")
 SCORE = ("services", "score")
 PROBE_8009 = "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8009/readyz')"
@@ -117,6 +124,7 @@ PROBE_8009 = "import urllib.request; urllib.request.urlopen('http://127.0.0.1:80
         (_delete((*SCORE, "deploy")), "'score' has no CPU limit"),
         (_set((*SCORE, "deploy", "resources", "limits", "memory"), "1"), "memory limits add up"),
         (_set((*SCORE, "deploy", "resources", "limits", "cpus"), 0.25), "CPU limits add up"),
+        (_swap_memory, "its share of the budget"),
     ],
 )
 def test_every_difference_from_the_topology_is_reported(
