@@ -7,7 +7,6 @@ seconds and keeps what was gathered, marked incomplete.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import signal
@@ -25,12 +24,11 @@ from bench.progress import Display
 from bench.results import RESULTS_ROOT, RunFolder, environment
 from serving.settings import ROOT
 from stack.budget import generator_cpus, sut_cpus
-from stack.runner import Stack, StackError, terminate_as_interrupt
+from stack.runner import Stack, StackError, spawn, terminate_as_interrupt
 
 LOCUSTFILE = ROOT / "bench" / "locustfile.py"
 # Beyond its schedule, a Locust run gets this long to finish before it is stopped.
 LOCUST_GRACE_S = 30.0
-_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -57,59 +55,47 @@ def planned_seconds(config: BenchConfig, scenario: str) -> float:
     return config.ramp_users / config.ramp_spawn_rate + config.ramp_hold_s
 
 
+def locust_command(
+    url: str, options: dict[str, object], locustfile: Path = LOCUSTFILE
+) -> list[str]:
+    """A headless Locust command line: `--name value` for each option (True: a bare flag)."""
+    argv = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "--host", url]
+    for name, value in options.items():
+        argv += [name] if value is True else [name, str(value)]
+    return argv
+
+
 def locust_argv(config: BenchConfig, job: Job, url: str, rate: float, out: Path) -> list[str]:
-    duration = config.spike_s if job.scenario == "spike" else config.steady_s
-    if job.scenario == "ramp":
-        duration = config.ramp_hold_s
-    return [
-        sys.executable,
-        "-m",
-        "locust",
-        "-f",
-        str(LOCUSTFILE),
-        "--headless",
-        "--host",
+    """The Locust command for one job: its scenario, the schedule's figures, where to write."""
+    duration = {"spike": config.spike_s, "ramp": config.ramp_hold_s}.get(
+        job.scenario, config.steady_s
+    )
+    return locust_command(
         url,
-        "--scenario",
-        job.scenario,
-        "--rate",
-        str(rate),
-        "--duration",
-        str(duration),
-        "--warmup",
-        str(config.warmup_s),
-        "--step-duration",
-        str(config.step_s),
-        "--probe-duration",
-        str(config.probe_s),
-        "--capacity-fractions",
-        ",".join(map(str, config.capacity_fractions)),
-        "--spike-multiple",
-        str(config.spike_multiple),
-        "--max-in-flight",
-        str(config.max_in_flight),
-        "--ramp-users",
-        str(config.ramp_users),
-        "--ramp-spawn-rate",
-        str(config.ramp_spawn_rate),
-        "--payload-seed",
-        str(config.seed + job.rep),
-        "--invalid-share",
-        str(config.invalid_share),
-        "--record-file",
-        str(out / "latency.json"),
-        "--csv",
-        str(out / "locust"),
-        "--html",
-        str(out / "locust.html"),
-        "--json-file",
-        str(out / "locust"),
-        "--exit-code-on-error",
-        "0",
-        "--only-summary",
-        "--loglevel",
-        "WARNING",
-    ]
+        {
+            "--scenario": job.scenario,
+            "--rate": rate,
+            "--duration": duration,
+            "--warmup": config.warmup_s,
+            "--step-duration": config.step_s,
+            "--probe-duration": config.probe_s,
+            "--capacity-fractions": ",".join(map(str, config.capacity_fractions)),
+            "--spike-multiple": config.spike_multiple,
+            "--max-in-flight": config.max_in_flight,
+            "--ramp-users": config.ramp_users,
+            "--ramp-spawn-rate": config.ramp_spawn_rate,
+            "--payload-seed": config.seed + job.rep,
+            "--invalid-share": config.invalid_share,
+            "--record-file": out / "latency.json",
+            "--csv": out / "locust",
+            "--html": out / "locust.html",
+            "--json-file": out / "locust",
+            # SUT errors are data here, not a failure of the Locust process
+            "--exit-code-on-error": 0,
+            "--only-summary": True,
+            "--loglevel": "WARNING",
+        },
+    )
 
 
 def start_locust(
@@ -117,21 +103,7 @@ def start_locust(
 ) -> subprocess.Popen[bytes]:
     """Start Locust on the generator's CPUs, in its own process group, dying with us."""
 
-    def in_child() -> None:
-        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        os.sched_setaffinity(0, cpus)
-
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            argv,
-            env={**os.environ, **(env or {})},
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=in_child,
-        )
+    return spawn(argv, env or {}, log, lambda: os.sched_setaffinity(0, cpus))
 
 
 def stop_group(process: subprocess.Popen[bytes], grace_s: float = 2.0) -> None:

@@ -17,7 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
@@ -59,6 +59,29 @@ def port_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def spawn(
+    argv: list[str], env: dict[str, str], log: Path, setup: Callable[[], None]
+) -> subprocess.Popen[bytes]:
+    """Start a child in its own process group, logging to a file, that dies with this process;
+    `setup` runs in the child before exec (to join a cgroup or pin CPUs)."""
+
+    def in_child() -> None:
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        setup()
+
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            argv,
+            env={**os.environ, **env},
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=in_child,
+        )
 
 
 class Stack:
@@ -110,26 +133,9 @@ class Stack:
             raise
 
     def _spawn(self, service: Service) -> subprocess.Popen[bytes]:
-        env = {**os.environ, **COMMON_ENV, **service.env, **self.extra_env}
+        env = {**COMMON_ENV, **service.env, **self.extra_env}
         argv = [sys.executable, "-m", service.module, *service.args]
-        confinement = self.confinement
-
-        def in_child() -> None:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-            confinement.join()
-
-        with self.log_path(service.name).open("ab") as log:
-            return subprocess.Popen(
-                argv,
-                env=env,
-                cwd=ROOT,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=in_child,
-            )
+        return spawn(argv, env, self.log_path(service.name), self.confinement.join)
 
     def _wait_ready(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s

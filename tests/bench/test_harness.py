@@ -18,7 +18,7 @@ import psutil
 import pytest
 
 from bench import analysis, resources
-from bench.harness import start_locust, stop_group
+from bench.harness import locust_command, start_locust, stop_group
 from bench.results import SCHEMA_VERSION
 from stack.budget import generator_cpus
 from stack.runner import Stack
@@ -26,7 +26,6 @@ from stack.topology import Budget
 from tests.conftest import free_base_port, processes_on_ports
 
 ARCHBENCH = [sys.executable, "-m", "archbench"]
-LOCUSTFILE = Path(__file__).resolve().parents[2] / "bench" / "locustfile.py"
 
 
 def bench(results: Path, port: int, *flags: str) -> subprocess.CompletedProcess[str]:
@@ -119,33 +118,18 @@ def monolith_stack(tmp_path: Path, model_dir: Path) -> Iterator[Stack]:
 
 def steady_run(stack: Stack, out: Path, disturb: Any, in_flight: int = 2) -> dict[str, Any]:
     """6 s at 100 req/s (after 1 s warm-up) from the generator CPU; `disturb()` at 3 s."""
-    argv = [
-        sys.executable,
-        "-m",
-        "locust",
-        "-f",
-        str(LOCUSTFILE),
-        "--headless",
-        "--host",
-        stack.url,
-        "--scenario",
-        "steady",
-        "--rate",
-        "100",
-        "--duration",
-        "6",
-        "--warmup",
-        "1",
-        "--max-in-flight",
-        str(in_flight),
-        "--invalid-share",
-        "0",
-        "--only-summary",
-        "--record-file",
-        str(out / "latency.json"),
-        "--exit-code-on-error",
-        "0",
-    ]
+    options: dict[str, object] = {
+        "--scenario": "steady",
+        "--rate": 100,
+        "--duration": 6,
+        "--warmup": 1,
+        "--max-in-flight": in_flight,
+        "--invalid-share": 0,
+        "--record-file": out / "latency.json",
+        "--exit-code-on-error": 0,
+        "--only-summary": True,
+    }
+    argv = locust_command(stack.url, options)
     locust = start_locust(argv, generator_cpus(Budget()), out / "locust.log")
     try:
         time.sleep(3.5)  # Locust start-up, warm-up, then two seconds of load
