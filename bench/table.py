@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from rich.console import Console
@@ -20,7 +21,7 @@ def _fmt(figure: dict[str, Any] | None, scale: float = 1.0, digits: int = 1) -> 
 
 def render(summary: dict[str, Any], console: Console | None = None) -> None:
     """Print the headline figures of a run's summary.json."""
-    console = console or Console()
+    console = console or Console(width=None if sys.stdout.isatty() else 160)
     table = Table(
         title=f"archbench — {summary['status']} run; steady rate {summary.get('rate_rps')} req/s"
     )

@@ -208,9 +208,14 @@ class OpenLoopUser(FastHttpUser):
                 # Wait for a slot until the request is MAX_SLOT_WAIT_S late, then shed it, so a
                 # stalled server cannot stall the schedule.
                 wait_s = MAX_SLOT_WAIT_S - (time.perf_counter() - intended)
+                waited_from = time.perf_counter()
                 if wait_s > 0:
                     in_flight.wait_available(timeout=wait_s)
                 blocked_until = time.perf_counter()
+                if measuring:
+                    STATE.window["blocked_s"] = (
+                        STATE.window.get("blocked_s", 0.0) + blocked_until - waited_from
+                    )
                 if in_flight.full():
                     STATE.recorder.shed(payload.name, intended)
                     continue
@@ -295,6 +300,7 @@ def _on_stop(environment: Any, **_: Any) -> None:
         generator_cpu_s=STATE.window.get("cpu_s"),
         measured_wall_s=STATE.window.get("wall_s"),
         measured_unix=[STATE.window.get("start_unix"), STATE.window.get("end_unix")],
+        blocked_s=STATE.window.get("blocked_s", 0.0),
         completed=STATE.done or scenario in shapes.CLOSED_LOOP,
         payload_seed=options.payload_seed,
     )

@@ -130,3 +130,11 @@ def test_spike_recovery_is_measured_from_the_spikes_end() -> None:
     assert recovery["baseline_p99_ms"] == pytest.approx(4.0, abs=0.01)
     assert recovery["spike_p99_ms"] == pytest.approx(200, rel=0.01)
     assert recovery["recovered_after_s"] == 2.0
+
+
+def test_time_blocked_by_the_in_flight_bound_is_not_the_generators_shortfall() -> None:
+    record = run(shapes.steady(100, 5, 1), lambda t: 0.003)
+    record["measured_wall_s"] += 3.0  # the schedule ran 3 s late ...
+    assert not analysis.validity(record).valid
+    record["blocked_s"] = 3.0  # ... because the server held every in-flight slot
+    assert analysis.validity(record).valid
