@@ -21,6 +21,8 @@ MAX_GENERATOR_CPU_SHARE = 0.90
 MAX_RATE_SHORTFALL = 0.05
 MAX_LATE_MS = 10.0
 MAX_ERROR_RATE = 0.01
+MAX_SUT_FOREIGN_SHARE = 0.05
+MAX_GENERATOR_FOREIGN_SHARE = 0.10
 
 
 def schedule_of(record: dict[str, Any]) -> Schedule | None:
@@ -67,6 +69,12 @@ def counts(record: dict[str, Any], bins: Iterable[int], name: str | None = None)
     return total
 
 
+def answered(record: dict[str, Any]) -> int:
+    """Requests answered (correctly or not) in the measured window: what resources are per."""
+    c = counts(record, measured_bins(record))
+    return c["ok"] + c["failed"]
+
+
 def error_rate(c: dict[str, int]) -> float:
     return (c["failed"] + c["shed"]) / c["sent"] if c["sent"] else 0.0
 
@@ -106,12 +114,21 @@ class Validity:
 
 def validity(
     record: dict[str, Any],
+    resources: dict[str, Any] | None = None,
     max_cpu_share: float = MAX_GENERATOR_CPU_SHARE,
     max_shortfall: float = MAX_RATE_SHORTFALL,
     max_late_ms: float = MAX_LATE_MS,
 ) -> Validity:
-    """Check the generator's CPU, its achieved rate against the schedule, and schedule slip."""
+    """Check the generator's CPU, its achieved rate against the schedule, schedule slip, and
+    (given the resource figures) that nothing else ran on either side's CPU."""
     reasons = []
+    for key, side, limit in (
+        ("sut_foreign_share", "system-under-test", MAX_SUT_FOREIGN_SHARE),
+        ("generator_foreign_share", "load generator's", MAX_GENERATOR_FOREIGN_SHARE),
+    ):
+        foreign = (resources or {}).get(key)
+        if foreign is not None and foreign > limit:
+            reasons.append(f"other work used {foreign:.0%} of the {side} CPU (limit {limit:.0%})")
     cpu_s, wall_s = record.get("generator_cpu_s"), record.get("measured_wall_s")
     share = cpu_s / wall_s if cpu_s is not None and wall_s else None
     if share is None:
@@ -184,8 +201,14 @@ def capacity_steps(
 
 def capacity(steps: Sequence[StepResult]) -> float | None:
     """The highest offered rate that met the SLO (MLPerf "Server"): None if none did."""
-    passing = [s.rate for s in steps if s.passed]
-    return max(passing) if passing else None
+    best = at_capacity(steps)
+    return best.rate if best else None
+
+
+def at_capacity(steps: Sequence[StepResult]) -> StepResult | None:
+    """The step that sets the capacity: the passing one with the highest rate."""
+    passing = [s for s in steps if s.passed]
+    return max(passing, key=lambda s: s.rate) if passing else None
 
 
 def over_time(record: dict[str, Any]) -> list[dict[str, Any]]:
@@ -250,11 +273,15 @@ def stage_means(record: dict[str, Any]) -> dict[str, dict[str, float]]:
     return out
 
 
-def summarize(record: dict[str, Any], slo_ms: float) -> dict[str, Any]:
-    """The summary of one scenario run."""
+def summarize(
+    record: dict[str, Any], slo_ms: float, resources: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The summary of one scenario run; `resources` (from bench.resources.derive) are included
+    and their contention figures count towards validity."""
     summary: dict[str, Any] = {
         "scenario": record["scenario"],
-        "validity": validity(record).as_dict(),
+        "validity": validity(record, resources).as_dict(),
+        "resources": resources,
         "measured": window(record, measured_bins(record)),
         "over_time": over_time(record),
         "stage_ms": stage_means(record),
@@ -267,6 +294,10 @@ def summarize(record: dict[str, Any], slo_ms: float) -> dict[str, Any]:
         summary["estimate_rps"] = record.get("estimate_rps")
         summary["steps"] = [asdict(s) for s in steps]
         summary["capacity_rps"] = capacity(steps)
+        best = at_capacity(steps)
+        summary["at_capacity"] = asdict(best) if best else None
+        # A failing step below the capacity: the steps were too short or something interfered.
+        summary["capacity_noisy"] = any(not s.passed and best and s.rate < best.rate for s in steps)
     return summary
 
 
@@ -281,3 +312,39 @@ def spread(values: Sequence[float | None]) -> dict[str, float | int | None]:
         "max": max(present),
         "n": len(present),
     }
+
+
+def aggregate(
+    summaries: dict[str, dict[str, Any]], archs: Sequence[str], scenarios: Sequence[str]
+) -> dict[str, Any]:
+    """Per architecture and scenario: median and spread of the headline figures over the
+    repetitions. For `capacity`, latency and throughput are those of the step at capacity."""
+    out: dict[str, Any] = {}
+    for arch in archs:
+        for scenario in scenarios:
+            runs = [s for k, s in summaries.items() if k.startswith(f"{scenario}/{arch}/")]
+            if not runs:
+                continue
+            measured = [(r.get("measured") or {}).get("all", {}) for r in runs]
+            used = [r.get("resources") or {} for r in runs]
+            figures: dict[str, list[Any]] = {
+                "p50_ms": [m.get("intended_ms", {}).get("p50") for m in measured],
+                "p99_ms": [m.get("intended_ms", {}).get("p99") for m in measured],
+                "throughput_rps": [m.get("throughput_rps") for m in measured],
+                "error_rate": [m.get("error_rate") for m in measured],
+                "cpu_ms_per_request": [u.get("cpu_ms_per_request") for u in used],
+                "memory_bytes": [u.get("cgroup_memory_bytes_max") for u in used],
+            }
+            if scenario == "capacity":
+                best = [r.get("at_capacity") or {} for r in runs]
+                figures["capacity_rps"] = [r.get("capacity_rps") for r in runs]
+                figures["p50_ms"] = [b.get("p50_ms") for b in best]
+                figures["p99_ms"] = [b.get("p99_ms") for b in best]
+                figures["throughput_rps"] = [b.get("achieved_rps") for b in best]
+                figures["error_rate"] = [b.get("error_rate") for b in best]
+            out.setdefault(arch, {})[scenario] = {
+                "runs": len(runs),
+                "invalid_runs": sum(1 for r in runs if not r["validity"]["valid"]),
+                **{k: spread(v) for k, v in figures.items()},
+            }
+    return out

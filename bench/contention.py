@@ -21,6 +21,11 @@ class Ticks:
     total: int
     idle: int
 
+    @property
+    def busy_s(self) -> float:
+        """Time the CPUs spent not idle, in seconds."""
+        return (self.total - self.idle) * _NS_PER_TICK / 1e9
+
     @classmethod
     def read(cls, cpus: Sequence[int], stat: Path = Path("/proc/stat")) -> Ticks:
         total = idle = 0

@@ -159,7 +159,7 @@ class Bench:
             "reason": reason,
             "rate_rps": self.rate,
             "runs": self.summaries,
-            "by_arch": self._aggregate(),
+            "by_arch": analysis.aggregate(self.summaries, config.archs, config.scenarios),
         }
         self.folder.write_json("summary.json", self.summary)
         if failure is not None:
@@ -256,42 +256,12 @@ class Bench:
                 "validity": {"valid": False, "reasons": ["Locust wrote no record; see locust.log"]},
             }
         record = json.loads(record_path.read_text())
-        summary = analysis.summarize(record, self.config.slo_ms)
         start, end = record.get("measured_unix") or [None, None]
-        requests = summary["measured"]["all"]["ok"] + summary["measured"]["all"]["failed"]
+        figures = None
         if start and end:
-            summary["resources"] = resources.derive(rows, start, end, requests)
+            figures = resources.derive(rows, start, end, analysis.answered(record))
+        summary = analysis.summarize(record, self.config.slo_ms, figures)
         summary.update(
             arch=job.arch, rep=job.rep, budget=stack.applied.as_dict() if stack.applied else None
         )
         return summary
-
-    def _aggregate(self) -> dict[str, Any]:
-        """Per architecture and scenario: median and spread of the headline figures."""
-        out: dict[str, Any] = {}
-        for arch in self.config.archs:
-            for scenario in self.config.scenarios:
-                runs = [s for k, s in self.summaries.items() if k.startswith(f"{scenario}/{arch}/")]
-                if not runs:
-                    continue
-                measured = [r.get("measured", {}).get("all", {}) for r in runs]
-                figures = {
-                    "p50_ms": [m.get("intended_ms", {}).get("p50") for m in measured],
-                    "p99_ms": [m.get("intended_ms", {}).get("p99") for m in measured],
-                    "throughput_rps": [m.get("throughput_rps") for m in measured],
-                    "error_rate": [m.get("error_rate") for m in measured],
-                    "cpu_ms_per_request": [
-                        r.get("resources", {}).get("cpu_ms_per_request") for r in runs
-                    ],
-                    "memory_bytes": [
-                        r.get("resources", {}).get("cgroup_memory_bytes_max") for r in runs
-                    ],
-                }
-                if scenario == "capacity":
-                    figures["capacity_rps"] = [r.get("capacity_rps") for r in runs]
-                out.setdefault(arch, {})[scenario] = {
-                    "runs": len(runs),
-                    "invalid_runs": sum(1 for r in runs if not r["validity"]["valid"]),
-                    **{k: analysis.spread(v) for k, v in figures.items()},
-                }
-        return out

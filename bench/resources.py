@@ -11,6 +11,8 @@ from typing import Any
 
 import psutil
 
+from bench.contention import Ticks
+from stack.budget import generator_cpus, sut_cpus
 from stack.runner import Stack
 
 INTERVAL_S = 0.5
@@ -38,6 +40,8 @@ class Sampler:
 
     def __init__(self, stack: Stack, generator_pid: int | None, interval_s: float = INTERVAL_S):
         self.stack, self.generator_pid, self.interval_s = stack, generator_pid, interval_s
+        self.sut_cpus = sut_cpus(stack.budget)
+        self.generator_cpus = generator_cpus(stack.budget)
         self.rows: list[dict[str, Any]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="archbench-sampler", daemon=True)
@@ -56,6 +60,11 @@ class Sampler:
         if self.generator_pid is not None:
             generator = process_figures(self.generator_pid)
             row["generator_cpu_s"] = generator["cpu_s"] if generator else None
+        # Busy time of each side's CPUs, to tell work of ours from anything else running there.
+        sut, gen = Ticks.read(self.sut_cpus), Ticks.read(self.generator_cpus)
+        row["sut_cpu_busy_s"] = sut.busy_s / len(self.sut_cpus)
+        row["generator_cpu_busy_s"] = gen.busy_s / len(self.generator_cpus)
+        row["harness_cpu_s"] = time.process_time()
         return row
 
     def _run(self) -> None:
@@ -87,6 +96,12 @@ def _at(rows: Sequence[dict[str, Any]], t: float, get: Any) -> float | None:
     return float(v0 + (v1 - v0) * (t - t0) / (t1 - t0))
 
 
+def _foreign(busy_s: float | None, ours_s: float | None, span_s: float) -> float | None:
+    if busy_s is None or ours_s is None or span_s <= 0:
+        return None
+    return max(0.0, (busy_s - ours_s) / span_s)
+
+
 def derive(
     rows: Sequence[dict[str, Any]], start_unix: float, end_unix: float, requests: int
 ) -> dict[str, Any]:
@@ -114,6 +129,12 @@ def derive(
     process_cpu = [s["cpu_ms_per_request"] for s in services.values()]
     memory = [r["cgroup_memory_bytes"] for r in inside if r.get("cgroup_memory_bytes") is not None]
     generator = delta(lambda r: r.get("generator_cpu_s"))
+    harness = delta(lambda r: r.get("harness_cpu_s"))
+    sut_busy = delta(lambda r: r.get("sut_cpu_busy_s"))
+    generator_busy = delta(lambda r: r.get("generator_cpu_busy_s"))
+    stack_s = cgroup_ns / 1e9 if cgroup_ns is not None else None
+    # Busy times are per CPU of each side; so are our own figures here (one CPU each by default).
+    ours = generator + harness if generator is not None and harness is not None else None
     return {
         "window_s": span,
         "requests": requests,
@@ -128,5 +149,8 @@ def derive(
         "pss_bytes_total": sum(s["pss_bytes_mean"] or 0 for s in services.values()) or None,
         "services": services,
         "generator_cpu_share": generator / span if generator is not None and span > 0 else None,
+        # Share of each side's CPU time taken by work that is not ours (other processes).
+        "sut_foreign_share": _foreign(sut_busy, stack_s, span),
+        "generator_foreign_share": _foreign(generator_busy, ours, span),
         "samples": len(inside),
     }

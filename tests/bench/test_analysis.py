@@ -103,6 +103,20 @@ def test_each_validity_check_fires(kwargs: dict[str, Any], reason: str) -> None:
     assert any(reason in r for r in verdict.reasons), verdict.reasons
 
 
+@pytest.mark.parametrize(
+    ("key", "share", "reason"),
+    [
+        ("sut_foreign_share", 0.08, "other work used 8% of the system-under-test CPU"),
+        ("generator_foreign_share", 0.2, "other work used 20% of the load generator's CPU"),
+    ],
+)
+def test_other_work_on_either_cpu_makes_a_run_invalid(key: str, share: float, reason: str) -> None:
+    record = run(shapes.steady(100, 5, 1), lambda t: 0.003)
+    assert analysis.validity(record, {key: share / 2}).valid
+    verdict = analysis.validity(record, {key: share})
+    assert not verdict.valid and any(reason in r for r in verdict.reasons), verdict.reasons
+
+
 def test_an_incomplete_run_is_invalid() -> None:
     record = run(shapes.steady(100, 5, 1), lambda t: 0.003)
     record["completed"] = False
@@ -138,3 +152,23 @@ def test_time_blocked_by_the_in_flight_bound_is_not_the_generators_shortfall() -
     assert not analysis.validity(record).valid
     record["blocked_s"] = 3.0  # ... because the server held every in-flight slot
     assert analysis.validity(record).valid
+
+
+def test_the_capacity_row_reports_the_step_at_capacity() -> None:
+    summaries = {}
+    for rep, slow in enumerate((0.060, 0.300, 0.070)):
+        record = capacity_record({0.5: 0.010, 1.0: slow, 1.5: 0.400})
+        summaries[f"capacity/micro/rep{rep}"] = analysis.summarize(record, 100)
+    row = analysis.aggregate(summaries, ["micro"], ["capacity"])["micro"]["capacity"]
+    assert row["runs"] == 3 and row["invalid_runs"] == 0
+    assert row["capacity_rps"] == {"median": 100, "min": 50, "max": 100, "n": 3}
+    # latency at capacity: 70 ms (rep 2), 10 ms (rep 1 only passed its 50 req/s step), 60 ms
+    assert row["p99_ms"]["median"] == pytest.approx(60, abs=0.1)
+    assert row["p99_ms"]["min"] == pytest.approx(10, abs=0.02)
+    assert not summaries["capacity/micro/rep0"]["capacity_noisy"]
+
+
+def test_a_failing_step_below_the_capacity_is_flagged_as_noise() -> None:
+    record = capacity_record({0.5: 0.300, 1.0: 0.010})
+    summary = analysis.summarize(record, 100)
+    assert summary["capacity_rps"] == 100 and summary["capacity_noisy"]

@@ -22,6 +22,10 @@ def rows() -> list[dict[str, object]]:
                     "score": {"cpu_s": 0.3 * (t - 100), "rss_bytes": 190e6 + i, "pss_bytes": 150e6},
                 },
                 "generator_cpu_s": 0.1 * (t - 100),
+                "harness_cpu_s": 0.02 * (t - 100),
+                # something else takes 8% of the SUT CPU; nothing else runs on the generator's
+                "sut_cpu_busy_s": 0.58 * (t - 100),
+                "generator_cpu_busy_s": 0.12 * (t - 100),
             }
         )
     return out
@@ -36,6 +40,8 @@ def test_cpu_per_request_over_the_window() -> None:
     assert figures["services"]["gateway"]["cpu_ms_per_request"] == pytest.approx(2.0)
     assert figures["services"]["score"]["cpu_share"] == pytest.approx(0.3)
     assert figures["generator_cpu_share"] == pytest.approx(0.1)
+    assert figures["sut_foreign_share"] == pytest.approx(0.08)
+    assert figures["generator_foreign_share"] == pytest.approx(0.0, abs=1e-9)
 
 
 def test_memory_per_service() -> None:
