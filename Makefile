@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 MODEL   := models/demo/manifest.json
 ARCH    ?= monolith
 
-.PHONY: install model up test lint bench bench-quick ui microbench perf lock clean
+.PHONY: install model up test lint bench bench-quick ui microbench perf loadperf lock clean
 
 install: $(STAMP)
 
@@ -41,6 +41,9 @@ microbench: model
 
 perf: model
 	$(BIN)/archbench perf
+
+loadperf: model
+	$(BIN)/archbench loadperf
 
 lock:
 	uv pip compile --python 3.11 --generate-hashes --extra dev pyproject.toml -o requirements.lock

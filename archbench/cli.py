@@ -63,6 +63,23 @@ def _perf(args: argparse.Namespace) -> None:
     main(config)
 
 
+def _loadperf(args: argparse.Namespace) -> None:
+    import shutil
+
+    from bench.loadperf import LoadPerfConfig, LoadPerfError, main
+
+    for tool in ("wrk", "taskset"):
+        if shutil.which(tool) is None:
+            raise UserError(f"`{tool}` is not installed; archbench loadperf needs it")
+    config = LoadPerfConfig(
+        rate=args.rate, cost_s=args.seconds, repeats=args.repeat, base_port=args.port
+    )
+    try:
+        main(config)
+    except LoadPerfError as exc:
+        raise UserError(str(exc)) from None
+
+
 def _bench(args: argparse.Namespace) -> None:
     import os
     from dataclasses import replace
@@ -157,6 +174,14 @@ def build_parser() -> argparse.ArgumentParser:
     perf.add_argument("--connections", type=int, default=8, help="wrk connections (closed loop)")
     perf.add_argument("--port", type=int, default=8800, help="monolith port; micro uses port+10..")
     perf.set_defaults(func=_perf)
+    loadperf = sub.add_parser(
+        "loadperf", help="the load generator's CPU per request, capture cost, and wrk parity"
+    )
+    loadperf.add_argument("--rate", type=float, default=2500.0, help="cost runs' req/s")
+    loadperf.add_argument("--seconds", type=float, default=3.0, help="measured s per cost run")
+    loadperf.add_argument("--repeat", type=int, default=4, help="cost runs of each kind")
+    loadperf.add_argument("--port", type=int, default=8900, help="monolith port; micro: port+10..")
+    loadperf.set_defaults(func=_loadperf)
     bench = sub.add_parser("bench", help="measure both architectures under load")
     bench.add_argument("--arch", help="comma-separated: monolith, micro, micro-flask")
     bench.add_argument("--scenario", help="comma-separated: capacity, steady, spike, ramp")

@@ -15,7 +15,8 @@ MIN_SERVED_RATIO = 0.85
 MAX_FOREIGN_SHARE = 0.05
 
 
-def _verdict(passed: bool | None) -> str:
+def verdict(passed: bool | None) -> str:
+    """PASS, FAIL or n/a (no figure), coloured for rich."""
     if passed is None:
         return "[yellow]n/a[/]"
     return "[green]PASS[/]" if passed else "[red]FAIL[/]"
@@ -43,14 +44,14 @@ def targets(result: Run) -> Any:
         "p50 latency tax per hop",
         f"{latency_tax:.3f} ms",
         f"≤ {MAX_HOP_LATENCY_MS} ms",
-        _verdict(latency_tax <= MAX_HOP_LATENCY_MS),
+        verdict(latency_tax <= MAX_HOP_LATENCY_MS),
         f"(micro {micro.p50_ms:.3f} − monolith {mono.p50_ms:.3f} ms p50) / {HOPS} hops",
     )
     table.add_row(
         "CPU tax per hop",
         f"{_ms(cpu_tax)} ms",
         f"≤ {MAX_HOP_CPU_MS} ms",
-        _verdict(None if cpu_tax is None else cpu_tax <= MAX_HOP_CPU_MS),
+        verdict(None if cpu_tax is None else cpu_tax <= MAX_HOP_CPU_MS),
         f"(micro {_ms(micro.cpu_ms_per_request)} − monolith "
         f"{_ms(mono.cpu_ms_per_request)} ms CPU/request) / {HOPS} hops",
     )
@@ -58,7 +59,7 @@ def targets(result: Run) -> Any:
         "monolith served / in-process",
         f"{ratio:.3f}",
         f"≥ {MIN_SERVED_RATIO}",
-        _verdict(ratio >= MIN_SERVED_RATIO),
+        verdict(ratio >= MIN_SERVED_RATIO),
         f"wrk {served:,.0f} req/s / in-process pipeline {result.in_process_rps:,.0f} req/s",
     )
     return table
@@ -88,7 +89,8 @@ def figures(result: Run) -> Any:
     return table
 
 
-def _budget(applied: Applied | None) -> str:
+def budget_text(applied: Applied | None) -> str:
+    """The limits a stack really ran under, in a few words."""
     if applied is None or applied.mechanism != "cgroup-v1":
         return "CPU affinity only, no cgroup: no CPU figures"
     memory_gib = (applied.memory_bytes or 0) / (1 << 30)
@@ -104,7 +106,7 @@ def conditions(result: Run, payloads: int) -> list[str]:
     lines = [
         f"cross-check, gateway Server-Timing median per hop (ms): {hops}; "
         f"mean {_ms(hop_mean)} ms per hop",
-        f"system under test on CPU {cpu_list(result.sut_cpus)} ({_budget(result.applied)}); "
+        f"system under test on CPU {cpu_list(result.sut_cpus)} ({budget_text(result.applied)}); "
         f"load generator on CPU {cpu_list(result.generator_cpus)}",
         f"SUT CPU taken by other work during: {foreign}",
         f"in-process: {' '.join(in_process_argv(config, result.sut_cpus))} "

@@ -20,9 +20,22 @@ CONTROLLERS = ("cpu", "cpuacct", "cpuset", "memory")
 CFS_PERIOD_US = 100_000
 
 
+def machine_cpus(online: Path = Path("/sys/devices/system/cpu/online")) -> list[int]:
+    """The machine's online CPUs — not the calling process's affinity, which the harness narrows
+    to the generator's CPU before it starts any stack."""
+    try:
+        cpus: list[int] = []
+        for part in online.read_text().strip().split(","):
+            low, _, high = part.partition("-")
+            cpus.extend(range(int(low), int(high or low) + 1))
+        return cpus
+    except (OSError, ValueError):
+        return sorted(os.sched_getaffinity(0))
+
+
 def sut_cpus(budget: Budget, available: list[int] | None = None) -> list[int]:
     """The CPUs of the system under test: the last ceil(budget) ones, leaving at least one free."""
-    cpus = sorted(available if available is not None else os.sched_getaffinity(0))
+    cpus = sorted(available if available is not None else machine_cpus())
     wanted = max(1, math.ceil(budget.cpus))
     if len(cpus) <= wanted:
         return cpus
@@ -31,7 +44,7 @@ def sut_cpus(budget: Budget, available: list[int] | None = None) -> list[int]:
 
 def generator_cpus(budget: Budget, available: list[int] | None = None) -> list[int]:
     """The CPUs left for the load generator (all of them on a one-CPU machine)."""
-    cpus = sorted(available if available is not None else os.sched_getaffinity(0))
+    cpus = sorted(available if available is not None else machine_cpus())
     rest = [c for c in cpus if c not in sut_cpus(budget, cpus)]
     return rest or cpus
 

@@ -20,7 +20,7 @@ import pytest
 from bench import analysis, resources
 from bench.harness import locust_command, start_locust, stop_group
 from bench.results import SCHEMA_VERSION
-from stack.budget import generator_cpus
+from stack.budget import generator_cpus, sut_cpus
 from stack.runner import Stack
 from stack.topology import Budget
 from tests.conftest import free_base_port, processes_on_ports
@@ -69,6 +69,9 @@ def test_the_folder_is_complete(run_dir: Path) -> None:
         for name in files:
             assert (raw / name).stat().st_size > 0, (key, name)
         assert run["budget"]["mechanism"] == "cgroup-v1" and run["budget"]["cpu_quota"] == 1.0
+        # the harness runs pinned to the generator's CPU; the stacks must not follow it there
+        assert run["budget"]["cpus"] == sut_cpus(Budget()) == meta["cpus"]["sut"]
+        assert not set(meta["cpus"]["sut"]) & set(meta["cpus"]["generator"])
         assert run["measured"]["all"]["ok"] > 0, key
 
 

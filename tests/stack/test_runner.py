@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from stack.budget import CGROUP_ROOT, generator_cpus, sut_cpus
+from stack.budget import CGROUP_ROOT, generator_cpus, machine_cpus, sut_cpus
 from stack.runner import Stack, StackError
 from stack.topology import Budget, services
 from tests.conftest import free_base_port, processes_on_ports, request
@@ -126,6 +126,21 @@ def test_every_process_of_a_stack_is_inside_the_budget(tmp_path: Path, model_dir
         assert (stack.confinement.cpu_usage_ns() or 0) > 0
         assert (stack.confinement.memory_bytes() or 0) > 50 << 20
     assert not (CGROUP_ROOT / "cpu" / relative).exists()
+
+
+def test_the_split_ignores_the_callers_own_affinity(tmp_path: Path) -> None:
+    """The harness pins itself to the generator's CPU first: stacks must still go to the SUT's."""
+    online = tmp_path / "online"
+    online.write_text("0-1\n")
+    assert machine_cpus(online) == [0, 1]
+    online.write_text("0,2-3\n")
+    assert machine_cpus(online) == [0, 2, 3]
+    before = os.sched_getaffinity(0)
+    try:
+        os.sched_setaffinity(0, generator_cpus(Budget()))
+        assert sut_cpus(Budget()) == [machine_cpus()[-1]]
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 def test_generator_and_system_under_test_never_share_a_cpu() -> None:
