@@ -9,21 +9,20 @@ import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import gevent
-import gevent.pool
-from geventhttpclient import HTTPClient
 from locust import LoadTestShape, User, constant, events, task
 from locust.exception import CatchResponseError, StopTest, StopUser
 
-from bench import payloads, shapes
+from bench import payloads, shapes, wire
+from bench.dispatch import Workers
 from bench.latency import Recorder
 from bench.shapes import Schedule
 
-JSON_HEADERS = {"content-type": "application/json"}
 # Longest a request may wait past its time for a free in-flight slot before it is shed.
 MAX_SLOT_WAIT_S = 1.0
 
@@ -88,19 +87,11 @@ def _add_options(parser: Any) -> None:
     )
 
 
-def payload_cycle(options: Any) -> Iterator[payloads.Payload]:
-    names = [n.strip() for n in options.mix.split(",") if n.strip()]
-    unknown = [n for n in names if n not in payloads.DEFAULT_MIX]
-    if unknown or not names:
-        raise ValueError(f"--mix {options.mix!r}: choose from {', '.join(payloads.DEFAULT_MIX)}")
-    mix = {n: payloads.DEFAULT_MIX[n] for n in names}
-    return itertools.cycle(
-        payloads.pool(options.payload_seed, invalid_share=options.invalid_share, mix=mix)
-    )
+Request = tuple[payloads.Payload, bytes]
 
 
 class HttpUser(User):
-    """A user with one pooled keep-alive geventhttpclient client.
+    """A user with keep-alive connections sending requests encoded once (bench/wire.py).
 
     Not Locust's FastHttpUser: its session (UserAgent, response wrappers, catch_response) cost
     about 60-90 us of generator CPU per request here, more than all the rest of the request path.
@@ -108,7 +99,6 @@ class HttpUser(User):
     """
 
     abstract = True
-    concurrency = 1
     network_timeout = 10.0
     connection_timeout = 2.0
 
@@ -117,28 +107,35 @@ class HttpUser(User):
         url = urlsplit(self.host or "")
         if not url.hostname:
             raise StopTest(f"--host {self.host!r} is not an http://host:port URL")
-        self.http = HTTPClient(
-            url.hostname,
-            url.port or 80,
-            concurrency=self.concurrency,
-            connection_timeout=self.connection_timeout,
-            network_timeout=self.network_timeout,
-        )
+        self.address = (url.hostname, url.port or 80)
+        self.http = wire.Connections(*self.address, self.connection_timeout, self.network_timeout)
+
+    def on_stop(self) -> None:
+        # Users come and go in the web UI and ramps: leave no connection behind.
+        self.http.close()
+
+    def request_cycle(self) -> Iterator[Request]:
+        """The payload pool named by the options, each with its request bytes, endlessly."""
+        options = self.environment.parsed_options
+        names = [n.strip() for n in options.mix.split(",") if n.strip()]
+        unknown = [n for n in names if n not in payloads.DEFAULT_MIX]
+        if unknown or not names:
+            choices = ", ".join(payloads.DEFAULT_MIX)
+            raise StopTest(f"--mix {options.mix!r}: choose from {choices}")
+        mix = {n: payloads.DEFAULT_MIX[n] for n in names}
+        pool = payloads.pool(options.payload_seed, invalid_share=options.invalid_share, mix=mix)
+        return itertools.cycle([(p, wire.encode(*self.address, p.path, p.body)) for p in pool])
 
 
-def fire(
-    user: HttpUser, payload: payloads.Payload, intended: float, capped: bool, record: bool
-) -> None:
+def fire(user: HttpUser, request: Request, intended: float, capped: bool, record: bool) -> None:
     """Send one request and record it; a status other than the expected one is a failure."""
+    payload, encoded = request
     started_unix = time.time()
     sent = time.perf_counter()
     status, length, server_timing = 0, 0, None
     failure: Exception | None = None
     try:
-        with user.http.request("POST", payload.path, payload.body, JSON_HEADERS) as response:
-            length = len(response.read())
-            status = response.status_code
-            server_timing = response.get("server-timing")
+        status, length, server_timing = user.http.exchange(encoded)
     except Exception as exc:  # no answer at all (refused, reset, timeout): a failed request
         failure = exc
     done = time.perf_counter()
@@ -157,8 +154,7 @@ def fire(
         url=payload.path,
     )
     if record and STATE.capture:
-        timing_value = server_timing if isinstance(server_timing, str) else None
-        STATE.recorder.record(payload.name, intended, sent, done, status, ok, timing_value, capped)
+        STATE.recorder.record(payload.name, intended, sent, done, status, ok, server_timing, capped)
 
 
 def scenario_of(environment: Any) -> str:
@@ -170,18 +166,10 @@ class OpenLoopUser(HttpUser):
     """One scheduler per process: issues requests at Poisson arrival times, never waiting for
     answers (in-flight requests bounded), so a slow server cannot lower the offered load."""
 
-    concurrency = 64
-
-    def __init__(self, environment: Any) -> None:
-        # The connection pool's size is fixed when the client is made: take the option now.
-        if environment.parsed_options is not None:
-            self.concurrency = environment.parsed_options.max_in_flight
-        super().__init__(environment)
-
     @task
     def drive(self) -> None:
         options = self.environment.parsed_options
-        requests = payload_cycle(options)
+        requests = self.request_cycle()
         scenario = scenario_of(self.environment)
         if scenario == "capacity":
             STATE.estimate_rps = self.probe(requests, options.probe_duration)
@@ -201,9 +189,9 @@ class OpenLoopUser(HttpUser):
         STATE.done = True
         raise StopUser()
 
-    def probe(self, requests: Iterator[payloads.Payload], seconds: float) -> float:
+    def probe(self, requests: Iterator[Request], seconds: float) -> float:
         """Closed-loop throughput with as many concurrent requests as the in-flight bound."""
-        workers = min(16, self.concurrency)
+        workers = min(16, self.environment.parsed_options.max_in_flight)
         deadline = time.perf_counter() + seconds
         completed = [0]
 
@@ -216,10 +204,8 @@ class OpenLoopUser(HttpUser):
         gevent.joinall([gevent.spawn(loop) for _ in range(workers)], timeout=seconds + 15)
         return completed[0] / max(1e-9, time.perf_counter() - started)
 
-    def run_schedule(
-        self, schedule: Schedule, requests: Iterator[payloads.Payload], options: Any
-    ) -> None:
-        in_flight = gevent.pool.Pool(self.concurrency)
+    def run_schedule(self, schedule: Schedule, requests: Iterator[Request], options: Any) -> None:
+        in_flight = Workers(options.max_in_flight, partial(fire, self))
         start = time.perf_counter() + 0.05
         STATE.recorder.reset(start, schedule.warmup_s)
         measuring = False
@@ -234,7 +220,7 @@ class OpenLoopUser(HttpUser):
                 STATE.window.update(
                     cpu_s=time.process_time(), wall_s=time.perf_counter(), start_unix=time.time()
                 )
-            payload = next(requests)
+            request = next(requests)
             # A request is "capped" when the in-flight bound, not the generator, made it late:
             # it waited for a slot, or its time came while the scheduler was waiting for one.
             capped = intended < blocked_until
@@ -245,22 +231,22 @@ class OpenLoopUser(HttpUser):
                 wait_s = MAX_SLOT_WAIT_S - (time.perf_counter() - intended)
                 waited_from = time.perf_counter()
                 if wait_s > 0:
-                    in_flight.wait_available(timeout=wait_s)
+                    in_flight.wait_available(wait_s)
                 blocked_until = time.perf_counter()
                 if measuring:
                     STATE.window["blocked_s"] = (
                         STATE.window.get("blocked_s", 0.0) + blocked_until - waited_from
                     )
                 if in_flight.full():
-                    STATE.recorder.shed(payload.name, intended)
+                    STATE.recorder.shed(request[0].name, intended)
                     continue
-            in_flight.spawn(fire, self, payload, intended, capped, True)
+            in_flight.submit(request, intended, capped, True)
         STATE.window.update(
             cpu_s=time.process_time() - STATE.window.get("cpu_s", time.process_time()),
             wall_s=time.perf_counter() - STATE.window.get("wall_s", time.perf_counter()),
             end_unix=time.time(),
         )
-        in_flight.join(timeout=self.network_timeout + 1)
+        in_flight.close(self.network_timeout + 1)
 
 
 class ClosedLoopUser(HttpUser):
@@ -269,7 +255,7 @@ class ClosedLoopUser(HttpUser):
     wait_time = constant(0)
 
     def on_start(self) -> None:
-        self.requests = payload_cycle(self.environment.parsed_options)
+        self.requests = self.request_cycle()
 
     @task
     def call(self) -> None:
