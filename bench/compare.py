@@ -105,6 +105,7 @@ def report(a: Run, b: Run, rules: list[Rule]) -> tuple[list[str], list[str]]:
     if only:
         lines.append(f"note: only in one run: {', '.join(only)}")
     width = max(len(f"{m.label} ({m.unit})") for m in METRICS)
+    lines.append(f"{'':<12} {'figure':<{width}}  {'before':>26}  {'after':>26}  {'change':>8}")
     for c in found:
         change = "–" if c.relative is None else f"{c.relative * 100:+.1f}%"
         figure = f"{c.metric.label} ({c.metric.unit})"

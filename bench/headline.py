@@ -64,6 +64,24 @@ def format_spread(spread: dict[str, Any] | None, scale: float = 1.0, digits: int
     return f"{median:.{digits}f}"
 
 
+# The figures of one scenario on one architecture, as the printed table and the report show them.
+SCENARIO_COLUMNS = ("capacity req/s", "throughput req/s", "p50 ms", "p99 ms", "errors %",
+                    "CPU ms/req", "memory MiB")  # fmt: skip
+
+
+def scenario_figures(figures: dict[str, Any]) -> list[str]:
+    """by_arch[arch][scenario] shown in SCENARIO_COLUMNS, each as median (min–max)."""
+    return [
+        format_spread(figures.get("capacity_rps"), digits=0),
+        format_spread(figures["throughput_rps"], digits=0),
+        format_spread(figures["p50_ms"]),
+        format_spread(figures["p99_ms"]),
+        format_spread(figures["error_rate"], 100, 2),
+        format_spread(figures["cpu_ms_per_request"], digits=2),
+        format_spread(figures["memory_bytes"], 2**-20, 0),
+    ]
+
+
 def format_value(metric: Metric, value: Value) -> str:
     return format_spread(value.spread, metric.scale, metric.digits) if value.spread else value.note
 

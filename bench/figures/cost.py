@@ -42,26 +42,35 @@ def idle(costs: Mapping[str, Mapping[str, Any]]) -> bytes:
     return png(figure)
 
 
-def scaling(points: Mapping[str, Sequence[Mapping[str, Any]]]) -> bytes:
-    """Capacity and memory against replicas, one line per architecture (what it scaled)."""
-    figure = new_figure(10.0, 4.2, ncols=2, sharex=True)
-    capacity_ax, memory_ax = figure.axes
+# a panel: the point's key, the axis label, the scale from stored to shown unit
+Panel = tuple[str, str, float]
+
+
+def _by_arch(
+    points: Mapping[str, Sequence[Mapping[str, Any]]], x: str, xlabel: str, panels: Sequence[Panel]
+) -> bytes:
+    """Side-by-side panels sharing x, one line per architecture in each."""
+    figure = new_figure(10.0, 4.2, ncols=len(panels), sharex=True)
     for arch, series in points.items():
-        series = sorted(series, key=lambda p: p["replicas"])
-        replicas = [p["replicas"] for p in series]
-        label = f"{arch} ({series[0]['scaled']})" if series else arch
-        capacity = [p.get("capacity_rps") or 0 for p in series]
-        capacity_ax.plot(replicas, capacity, marker="o", color=arch_color(arch), label=label)
-        memory = [p["memory_bytes"] / 2**20 for p in series]
-        memory_ax.plot(replicas, memory, marker="o", color=arch_color(arch), label=label)
-    capacity_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    capacity_ax.set(xlabel="replicas", ylabel="capacity at the SLO (req/s)")
-    memory_ax.set(xlabel="replicas", ylabel="memory (MiB)")
-    for ax in (capacity_ax, memory_ax):
+        series = sorted(series, key=lambda p: p[x])
+        label = f"{arch} ({series[0]['scaled']})" if series and "scaled" in series[0] else arch
+        for ax, (key, _, scale) in zip(figure.axes, panels, strict=True):
+            values = [(p.get(key) or 0) * scale for p in series]
+            ax.plot([p[x] for p in series], values, "-o", color=arch_color(arch), label=label)
+    for ax, (_, ylabel, _) in zip(figure.axes, panels, strict=True):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set(xlabel=xlabel, ylabel=ylabel)
         ax.set_ylim(bottom=0)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
     return png(figure)
+
+
+def scaling(points: Mapping[str, Sequence[Mapping[str, Any]]]) -> bytes:
+    """Capacity and memory against replicas, one line per architecture (what it scaled)."""
+    panels = [("capacity_rps", "capacity at the SLO (req/s)", 1.0),
+              ("memory_bytes", "memory (MiB)", 2**-20)]  # fmt: skip
+    return _by_arch(points, "replicas", "replicas", panels)
 
 
 def sweep(rows: Sequence[Mapping[str, Any]]) -> bytes:
@@ -96,20 +105,9 @@ def sweep(rows: Sequence[Mapping[str, Any]]) -> bytes:
 
 def plan(points: Sequence[Mapping[str, Any]]) -> bytes:
     """The capacity plan: predicted requests per second and price per million against cores."""
-    figure = new_figure(10.0, 4.2, ncols=2, sharex=True)
-    rps_ax, usd_ax = figure.axes
-    for arch in sorted({p["arch"] for p in points}):
-        mine = sorted((p for p in points if p["arch"] == arch), key=lambda p: p["cores"])
-        cores = [p["cores"] for p in mine]
-        rps_ax.plot(cores, [p["max_rps"] for p in mine], "-o", color=arch_color(arch), label=arch)
-        usd_ax.plot(
-            cores, [p["usd_per_million"] for p in mine], "-o", color=arch_color(arch), label=arch
-        )
-    rps_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    rps_ax.set(xlabel="cores", ylabel="predicted capacity (req/s)")
-    usd_ax.set(xlabel="cores", ylabel="USD per million predictions")
-    for ax in (rps_ax, usd_ax):
-        ax.set_ylim(bottom=0)
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
-    return png(figure)
+    by_arch = {
+        a: [p for p in points if p["arch"] == a] for a in sorted({p["arch"] for p in points})
+    }
+    panels = [("max_rps", "predicted capacity (req/s)", 1.0),
+              ("usd_per_million", "USD per million predictions", 1.0)]  # fmt: skip
+    return _by_arch(by_arch, "cores", "cores", panels)

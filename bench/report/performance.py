@@ -49,32 +49,21 @@ def headline_section(run: Run) -> Section:
 
 
 def scenarios_section(run: Run) -> Section:
-    columns = ("architecture", "scenario", "runs", "capacity req/s", "throughput req/s",
-               "p50 ms", "p99 ms", "errors %", "CPU-ms per request", "memory MiB")  # fmt: skip
-    rows = []
-    for arch in run.archs:
-        for scenario, figures in (run.summary.get("by_arch") or {})[arch].items():
-            spread = headline.format_spread
-            rows.append(
-                (
-                    *cells(arch, scenario),
-                    Cell(str(figures["runs"]), headline.run_flags(run, scenario, arch)),
-                    *cells(
-                        spread(figures.get("capacity_rps"), digits=0),
-                        spread(figures["throughput_rps"], digits=0),
-                        spread(figures["p50_ms"]),
-                        spread(figures["p99_ms"]),
-                        spread(figures["error_rate"], 100, 2),
-                        spread(figures["cpu_ms_per_request"], digits=2),
-                        spread(figures["memory_bytes"], 1 / MiB, 0),
-                    ),
-                )
-            )
+    columns = ("architecture", "scenario", "runs", *headline.SCENARIO_COLUMNS)
+    rows = tuple(
+        (
+            *cells(arch, scenario),
+            Cell(str(figures["runs"]), headline.run_flags(run, scenario, arch)),
+            *cells(*headline.scenario_figures(figures)),
+        )
+        for arch in run.archs
+        for scenario, figures in (run.summary.get("by_arch") or {})[arch].items()
+    )
     text = (
         "Every scenario on every architecture, median (min–max) over repetitions; for capacity, "
         "latency and throughput are those of the step at capacity."
     )
-    return Section("Every scenario", "scenarios", (Paragraph(text), Table(columns, tuple(rows))))
+    return Section("Every scenario", "scenarios", (Paragraph(text), Table(columns, rows)))
 
 
 def load_section(run: Run) -> Section:
@@ -118,7 +107,11 @@ def _pooled(run: Run, scenario: str, arch: str) -> Any:
 def spectrum_section(run: Run) -> Section:
     pooled = {arch: h for arch in run.archs if (h := _pooled(run, "steady", arch)) is not None}
     if not pooled:
-        return Section("Latency spectrum at the common load", "spectrum", (_not_run("steady"),))
+        title = "Latency spectrum at the common load"
+        if any(run.runs("steady", arch) for arch in run.archs):
+            missing = "Not measured: the steady runs left no raw latency record in this folder."
+            return Section(title, "spectrum", (Paragraph(missing),))
+        return Section(title, "spectrum", (_not_run("steady"),))
     curves = {
         arch: [(p, h.get_value_at_percentile(p) / 1e3) for p in SPECTRUM]
         for arch, h in pooled.items()
