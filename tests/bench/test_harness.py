@@ -223,7 +223,7 @@ def test_ctrl_c_keeps_partial_results_and_leaves_nothing(tmp_path: Path, model_d
     assert proc.returncode == 130, err
     assert "incomplete" in err
     assert not processes_on_ports({port})
-    assert f"report: {run / 'report.html'}" in out
+    assert f"report: {run.resolve() / 'report.html'}" in out
     assert "This run is incomplete (interrupted)" in (run / "report.md").read_text()
     summary = read(run / "summary.json")
     assert summary["status"] == "incomplete" and summary["reason"] == "interrupted"

@@ -290,9 +290,9 @@ def test_a_report_can_go_elsewhere_and_says_when_a_run_is_incomplete(
     shutil.copytree(run_dir, cut, ignore=shutil.ignore_patterns("report*", "figures", "logs"))
     summary = read(cut / "summary.json")
     summary.update(status="incomplete", reason="interrupted")
-    del summary["runs"]["spike/micro/rep0"]
+    del summary["runs"]["steady/micro/rep0"]
     (cut / "summary.json").write_text(json.dumps(summary))
     assert report_cli(cut).returncode == 0
     markdown = (cut / REPORT_MD).read_text()
     assert "**⚠ This run is incomplete (interrupted)" in markdown
-    assert "Not run: spike/micro/rep0." in markdown
+    assert "Not run: steady/micro/rep0." in markdown
