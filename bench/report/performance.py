@@ -12,6 +12,7 @@ from bench import analysis, breakdown, headline, latency
 from bench.figures import performance as draw
 from bench.report.document import Cell, Figure, Paragraph, Section, Table, cells
 from bench.run import Run
+from pipeline.stages import STAGE_NAMES
 
 # The spectrum's percentiles: 0, then 1 - 10^(-k/10) up to 99.99 (even steps on its log axis).
 SPECTRUM = tuple(100 * (1 - 10 ** (-k / 10)) for k in range(0, 41))
@@ -38,12 +39,13 @@ def headline_section(run: Run) -> Section:
     )
     rate = run.summary.get("rate_rps")
     text = (
-        f"Median (min–max) over {run.config.get('repeat', '?')} repetitions. Capacity: the "
-        f"highest offered rate whose p99 stayed within {run.slo_ms:g} ms with under "
+        f"Median (min–max) over repetitions ({run.config.get('repeat', '?')} of each). "
+        f"Capacity: the highest offered rate whose p99 stayed within {run.slo_ms:g} ms with under "
         f"{analysis.MAX_ERROR_RATE:.0%} errors. The common load is the steady scenario's "
         f"{rate if rate is not None else '–'} req/s, the same for every architecture; latencies "
         "count from each request's intended send time. CPU per 1,000 requests and memory are "
-        "the stack cgroup's. ⚠ marks figures from runs that are invalid or noisy, with the reason."
+        "the stack cgroup's. ⚠ marks figures from runs that are invalid or noisy, with the reason "
+        "(in the HTML: click the mark)."
     )
     return Section("Headline", "headline", (Paragraph(text), Table(columns, rows)))
 
@@ -74,10 +76,13 @@ def load_section(run: Run) -> Section:
     if not steps:
         return Section("Latency against load", "load", (_not_run("capacity"),))
     capacity = {a: headline.value(run, a, headline.BY_NAME["capacity"]).median for a in steps}
+    flags = [f"{a} {flag}" for a in steps for flag in headline.run_flags(run, "capacity", a)]
+    warnings = [Paragraph("In these curves: " + "; ".join(flags), warning=True)] if flags else []
     return Section(
         "Latency against load",
         "load",
         (
+            *warnings,
             Figure(
                 "knee",
                 "p50 (dashed) and p99 (solid) against offered load, one line per repetition; "
@@ -121,8 +126,8 @@ def spectrum_section(run: Run) -> Section:
         summary = latency.summary_ms(h)
         rows.append(
             (
-                *cells(arch, str(summary["count"])),
-                *cells(*(_fmt(summary[p]) for p in SPECTRUM_TABLE)),
+                _flagged(run, "steady", arch),
+                *cells(str(summary["count"]), *(_fmt(summary[p]) for p in SPECTRUM_TABLE)),
             )
         )
     rate = run.summary.get("rate_rps")
@@ -180,7 +185,7 @@ def over_time_section(run: Run) -> Section:
     ]
     rows = tuple(
         (
-            *cells(arch),
+            _flagged(run, "spike", arch),
             *cells(
                 *(
                     headline.format_spread(analysis.spread([r.get(key) for r in reps]))
@@ -193,7 +198,7 @@ def over_time_section(run: Run) -> Section:
     )
     if rows:
         columns = ("architecture", "p99 before the spike ms", "p99 in the spike ms",
-                   "p99 back within 1.5× after s")  # fmt: skip
+                   "p99 back to its baseline after s")  # fmt: skip
         blocks.append(Table(columns, rows, "Spike recovery, median (min–max) over repetitions."))
     return Section("Latency over time", "over-time", tuple(blocks))
 
@@ -202,22 +207,24 @@ def time_section(run: Run) -> Section:
     splits = {arch: s for arch in run.archs if (s := breakdown.split(run, arch)) is not None}
     if not splits:
         return Section("Where the time goes", "time", (_not_run("any load"),))
-    names = [n for n in ("ingest", "validate", "features", "score")]
+    names = STAGE_NAMES
     columns = ("architecture", "scenario", *(f"{n} ms" for n in names),
                *(f"{n}-hop ms" for n in names), "entry process ms", "handled ms",
                "client ↔ entry ms", "seen by the client ms")  # fmt: skip
     rows = []
     for arch, split in splits.items():
         rows.append(
-            cells(
-                arch,
-                split.scenario,
-                *(_fmt(split.stages_ms.get(n), 3) for n in names),
-                *(_fmt(split.hops_ms.get(n), 3) for n in names),
-                _fmt(split.entry_ms, 3),
-                _fmt(split.total_ms, 3),
-                _fmt(split.outside_ms, 3),
-                _fmt(split.client_ms, 3),
+            (
+                _flagged(run, split.scenario, arch),
+                *cells(
+                    split.scenario,
+                    *(_fmt(split.stages_ms.get(n), 3) for n in names),
+                    *(_fmt(split.hops_ms.get(n), 3) for n in names),
+                    _fmt(split.entry_ms, 3),
+                    _fmt(split.total_ms, 3),
+                    _fmt(split.outside_ms, 3),
+                    _fmt(split.client_ms, 3),
+                ),
             )
         )
     text = (
@@ -268,9 +275,8 @@ def resources_section(run: Run) -> Section:
         cpu = _median([u.get("cpu_ms_per_request") for u in used])
         memory = _median([u.get("cgroup_memory_bytes_max") for u in used])
         totals[arch] = (cpu, None if memory is None else memory / MiB)
-        rows.append(
-            cells(arch, "whole stack (cgroup)", _fmt(cpu, 3), _fmt(totals[arch][1], 0), "–")
-        )
+        stack = cells("whole stack (cgroup)", _fmt(cpu, 3), _fmt(totals[arch][1], 0), "–")
+        rows.append((_flagged(run, "steady", arch), *stack))
     if not per_service:
         return Section("CPU and memory by service", "resources", (_not_run("steady"),))
     figure = Figure(
@@ -291,6 +297,11 @@ def resources_section(run: Run) -> Section:
         "Steady scenario, median over repetitions.",
     )
     return Section("CPU and memory by service", "resources", (figure, table))
+
+
+def _flagged(run: Run, scenario: str, arch: str) -> Cell:
+    """The architecture's cell of a row, flagged when the scenario's runs are not to be trusted."""
+    return Cell(arch, headline.run_flags(run, scenario, arch))
 
 
 def _not_run(scenario: str) -> Paragraph:

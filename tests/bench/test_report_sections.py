@@ -102,4 +102,5 @@ def test_every_figure_draws_and_the_html_carries_it() -> None:
         assert pixels.std() > 10, name  # something is drawn
     html = to_html(content, pngs)
     assert html.count('<img src="data:image/png;base64,') == len(pngs)
-    assert '<span class="badge">⚠ invalid: rep 1: constructed to be invalid</span>' in html
+    flag = "<summary>⚠ invalid: rep 1:</summary> constructed to be invalid</details>"
+    assert flag in html
