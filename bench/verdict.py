@@ -16,8 +16,8 @@ NOT_MEASURED = "not measured in this run"
 VERDICTS = (SUPPORTED, NOT_SUPPORTED, MIXED, NOT_MEASURED)
 MONOLITH, MICRO, MICRO_FLASK = "monolith", "micro", "micro-flask"
 
-# Two figures differ only beyond 10%: repetitions of one configuration on this machine differ by
-# up to about ±7% in CPU per request and p50 (see the spreads in any results/*/summary.json).
+# Two figures differ only beyond 10%: three repetitions of one configuration on the 2-core
+# machine spread up to -10%..+10% around their median in CPU per request, p50 and p99 (steady).
 MARGIN = 0.10
 # An endpoint kept serving through a fault at the bar of an error-free run: at most 1% failed.
 KEPT_SERVING = 1 - analysis.MAX_ERROR_RATE
