@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 MODEL   := models/demo/manifest.json
 ARCH    ?= monolith
 
-.PHONY: install model up test lint bench bench-quick ui microbench perf loadperf lock clean
+.PHONY: install model browser up test lint bench bench-quick ui microbench perf loadperf lock clean
 
 install: $(STAMP)
 
@@ -21,7 +21,11 @@ $(MODEL): $(STAMP)
 up: model
 	$(BIN)/archbench up $(ARCH)
 
-test: model
+# The report's tests open it in a real browser: Debian's chromium, installed when missing.
+browser:
+	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
+
+test: model browser
 	$(BIN)/pytest
 
 bench: model

@@ -1,8 +1,10 @@
-"""`archbench` subcommands: train, up, bench, ui, microbench, perf. Mistakes: one line, exit 1."""
+"""`archbench` subcommands: train, up, bench, report, compare, ui, microbench, perf, loadperf.
+Mistakes: one line, exit 1."""
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -89,6 +91,7 @@ def _bench(args: argparse.Namespace) -> None:
     from bench.progress import Display
     from bench.table import render
     from stack.budget import generator_cpus
+    from stack.runner import StackError
 
     config = QUICK if args.quick else BenchConfig()
     if args.duration is not None:
@@ -121,20 +124,64 @@ def _bench(args: argparse.Namespace) -> None:
     # The harness samples resources: keep it off the CPU of the system under test.
     os.sched_setaffinity(0, generator_cpus(config.budget))
     display = Display()
+    bench = Bench(config, display, args.results_dir)
     try:
-        bench = Bench(config, display, args.results_dir)
         path = bench.run()
+    except StackError:
+        _report_in_subprocess(bench.folder.path)  # what was gathered still gets its report
+        raise
     finally:
         display.stop()
     summary = bench.summary
     render(summary)
     print(f"results: {path}")
+    _report_in_subprocess(path)
     if summary["status"] != "complete":
         print(
             f"run {summary['status']} ({summary['reason']}); what was gathered is kept in {path}",
             file=sys.stderr,
         )
         sys.exit(130)
+
+
+# A report takes seconds; this bounds a stuck one so that `bench` always ends.
+REPORT_TIMEOUT_S = 300.0
+
+
+def _report_in_subprocess(run_dir: Path) -> None:
+    """Write the run's report in a process of its own: matplotlib stays out of the harness."""
+    command = [sys.executable, "-m", "archbench", "report", str(run_dir)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=REPORT_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        print(f"report: none, it took over {REPORT_TIMEOUT_S:.0f} s", file=sys.stderr)
+        return
+    if done.returncode == 0:
+        print(done.stdout.strip())
+    else:
+        print(f"report failed: {done.stderr.strip()}", file=sys.stderr)
+
+
+def _report(args: argparse.Namespace) -> None:
+    from bench.report import build
+    from bench.results import ResultsError
+
+    try:
+        path = build(args.run_dir, args.out)
+    except ResultsError as exc:
+        raise UserError(str(exc)) from None
+    print(f"report: {path}")
+
+
+def _compare(args: argparse.Namespace) -> None:
+    from bench.compare import CompareError, main
+    from bench.results import ResultsError
+
+    try:
+        code = main(args.run_a, args.run_b, args.fail_on)
+    except (CompareError, ResultsError) as exc:
+        raise UserError(str(exc)) from None
+    sys.exit(code)
 
 
 def _ui(args: argparse.Namespace) -> None:
@@ -144,6 +191,7 @@ def _ui(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from bench.headline import BY_NAME
     from stack.topology import ARCHITECTURES
 
     parser = _Parser(prog="archbench", description=__doc__)
@@ -196,6 +244,21 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="the short smoke-check preset")
     bench.add_argument("--results-dir", type=Path, default=None, help="default: results/")
     bench.set_defaults(func=_bench)
+
+    report = sub.add_parser("report", help="write a run's report.html, report.md and figures")
+    report.add_argument("run_dir", type=Path, help="a run folder, e.g. results/latest")
+    report.add_argument("--out", type=Path, help="write there instead of into the run folder")
+    report.set_defaults(func=_report)
+
+    compare = sub.add_parser("compare", help="headline figures of two runs; guard regressions")
+    compare.add_argument("run_a", type=Path, help="the run before")
+    compare.add_argument("run_b", type=Path, help="the run after")
+    compare.add_argument(
+        "--fail-on",
+        help="exit 2 past a threshold, e.g. p99:+10%%,capacity:-5%% (figures: "
+        f"{', '.join(BY_NAME)})",
+    )
+    compare.set_defaults(func=_compare)
 
     ui = sub.add_parser("ui", help="a stack plus Locust's web UI on 127.0.0.1:8089")
     ui.add_argument("--arch", choices=ARCHITECTURES, default="monolith")

@@ -212,18 +212,19 @@ def test_ctrl_c_keeps_partial_results_and_leaves_nothing(tmp_path: Path, model_d
         time.sleep(3)  # the spike scenario is under way
         family = psutil.Process(proc.pid).children(recursive=True)
         proc.send_signal(signal.SIGINT)
-        started = time.monotonic()
-        _, err = proc.communicate(timeout=15)
-        assert time.monotonic() - started < 5
+        # every process it started is gone within seconds; then it writes the report
+        gone, alive = psutil.wait_procs(family, timeout=5)
+        assert not alive
+        out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
     assert proc.returncode == 130, err
     assert "incomplete" in err
-    gone, alive = psutil.wait_procs(family, timeout=2)
-    assert not alive
     assert not processes_on_ports({port})
+    assert f"report: {run.resolve() / 'report.html'}" in out
+    assert "This run is incomplete (interrupted)" in (run / "report.md").read_text()
     summary = read(run / "summary.json")
     assert summary["status"] == "incomplete" and summary["reason"] == "interrupted"
     assert summary["runs"]["steady/monolith/rep0"]["measured"]["all"]["ok"] > 0

@@ -1,0 +1,88 @@
+"""The report's opening sections: what was run, on what, whether it completed, and the verdict
+on each claim (computed by bench.verdict)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench import verdict
+from bench.report.document import Cell, Paragraph, Section, Table, cells
+from bench.run import Run
+
+
+def planned(run: Run) -> list[str]:
+    """The run keys the configuration asked for, in order."""
+    config = run.config
+    return [
+        f"{scenario}/{arch}/rep{rep}"
+        for scenario in config.get("scenarios", [])
+        for arch in config.get("archs", [])
+        for rep in range(int(config.get("repeat", 1)))
+    ]
+
+
+def _gib(value: Any) -> str:
+    return f"{value / 2**30:g} GiB" if isinstance(value, int | float) else "–"
+
+
+def overview_section(run: Run) -> Section:
+    meta, config, summary = run.meta, run.config, run.summary
+    environment = meta.get("environment") or {}
+    git = environment.get("git") or {}
+    budget = config.get("budget") or {}
+    cpus = meta.get("cpus") or {}
+    commit = (git.get("commit") or "unknown")[:12] + (" (uncommitted)" if git.get("dirty") else "")
+    status = summary.get("status", "unknown")
+    if summary.get("reason"):
+        status += f" ({summary['reason']})"
+    facts = [
+        ("run folder", run.path.name),
+        ("status", status),
+        ("started", str(meta.get("started_at", "–"))),
+        ("architectures", ", ".join(config.get("archs", []))),
+        ("scenarios", ", ".join(config.get("scenarios", []))),
+        ("repetitions", str(config.get("repeat", "–"))),
+        ("SLO", f"p99 ≤ {run.slo_ms:g} ms, errors < 1%"),
+        ("common load (steady, spike)", f"{summary.get('rate_rps', '–')} req/s"),
+        (
+            "budget of each stack",
+            f"{budget.get('cpus', '–')} CPU, {_gib(budget.get('memory_bytes'))}",
+        ),
+        ("CPUs", f"under test {cpus.get('sut', '–')}, load generator {cpus.get('generator', '–')}"),
+        (
+            "machine",
+            f"{environment.get('cpu_model', '–')}, {environment.get('cpu_count', '–')} CPUs",
+        ),
+        ("software", f"Python {environment.get('python', '–')}, archbench {commit}"),
+    ]
+    blocks: list[Any] = []
+    if summary.get("status") != "complete":
+        missing = [k for k in planned(run) if k not in (summary.get("runs") or {})]
+        text = (
+            f"This run is {summary.get('status', 'of unknown status')} "
+            f"({summary.get('reason') or 'no reason recorded'}): it shows only what was gathered."
+        )
+        if missing:
+            text += f" Not run: {', '.join(missing)}."
+        blocks.append(Paragraph(text, warning=True))
+    blocks.append(Table(("fact", "value"), tuple(cells(k, v) for k, v in facts)))
+    return Section("This run", "run", tuple(blocks))
+
+
+def verdict_section(run: Run) -> Section:
+    rows = tuple(
+        (
+            *cells(v.claim, v.experiment, "\n".join(v.evidence)),
+            Cell(v.verdict, v.flags, css=v.verdict.split(" in ")[0].replace(" ", "-")),
+        )
+        for v in verdict.judge(run)
+    )
+    text = (
+        "Each claim the articles make, the experiment in this run that tests it, the measured "
+        "evidence and the verdict, computed by code from this run's data (bench/verdict.py): "
+        "supported, not supported, mixed (true in some tests, false in others), or not measured "
+        f"in this run. Figures differ only beyond {verdict.MARGIN:.0%}; an endpoint kept serving "
+        f"when at least {verdict.KEPT_SERVING:.0%} of its requests during a fault succeeded."
+    )
+    table = Table(("claim", "experiment", "evidence", "verdict"), rows)
+    return Section("Verdict on the claims", "verdict", (Paragraph(text), table))

@@ -1,0 +1,211 @@
+"""The verdict on each claim, on constructed run data: each flips when its evidence flips, says
+"not measured" when the run lacks the experiment, and quotes the run's own numbers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bench import verdict
+from bench.deployment import Topology, topology
+from bench.verdict import MIXED, NOT_MEASURED, NOT_SUPPORTED, SUPPORTED
+from tests.bench import constructed as c
+
+SCALE, ISOLATION, TAKEDOWN, FRAMEWORK, COST, LATENCY, COMPLEXITY, SURFACE, DEPLOY = (
+    claim for claim, _, _ in verdict.CLAIMS
+)
+
+
+def judged(data: dict[str, Any], claim: str, topo: dict[str, Topology] | None = None):
+    found = {v.claim: v for v in verdict.judge(c.run(data), topo)}
+    assert set(found) == {claim for claim, _, _ in verdict.CLAIMS}
+    assert all(v.verdict in verdict.VERDICTS for v in found.values())
+    return found[claim]
+
+
+def test_at_least_the_claims_of_the_issue_are_judged() -> None:
+    assert len(verdict.CLAIMS) >= 8
+    assert all(v.verdict == NOT_MEASURED for v in verdict.judge(c.run(c.summary({}))))
+
+
+@pytest.mark.parametrize(
+    ("micro_rps", "mono_rps", "expected"),
+    [
+        ((180, 300), (400, 420), SUPPORTED),  # one service scaled, the monolith barely
+        ((180, 185), (400, 420), NOT_SUPPORTED),  # the scaled service added no capacity
+        # the monolith gained as much per MiB: scaling one service was no better
+        ((180, 300), (400, 800), MIXED),
+    ],
+)
+def test_scaling(micro_rps: tuple, mono_rps: tuple, expected: str) -> None:
+    v = judged(c.summary(scaling=c.scaling(micro_rps, mono_rps)), SCALE)
+    assert v.verdict == expected
+    assert f"capacity {micro_rps[0]} → {micro_rps[1]} req/s" in v.evidence[0]
+
+
+def test_scaling_not_measured_without_micro_points() -> None:
+    data = c.summary(scaling={"monolith": c.scaling((1, 2), (400, 420))["monolith"]})
+    assert judged(data, SCALE).verdict == NOT_MEASURED
+    assert judged(c.summary(), SCALE).verdict == NOT_MEASURED
+
+
+@pytest.mark.parametrize(
+    ("spared", "expected"),
+    [((1.0, 1.0), SUPPORTED), ((0.3, 0.5), NOT_SUPPORTED), ((1.0, 0.5), MIXED)],
+)
+def test_failure_isolation_of_the_microservices(spared: tuple, expected: str) -> None:
+    faults = [
+        c.fault("micro", "crash", spared=spared[0]),
+        c.fault("micro", "hang", spared=spared[1]),
+        c.fault("monolith", "crash", spared=0.0),  # the monolith's do not count here
+    ]
+    v = judged(c.summary(faults=faults), ISOLATION)
+    assert v.verdict == expected
+    assert f"succeeded {spared[1]:.0%}" in v.evidence[2]
+
+
+def test_failure_isolation_not_measured() -> None:
+    assert judged(c.summary(), ISOLATION).verdict == NOT_MEASURED
+    # every endpoint needs ingest: a fault there cannot show isolation
+    only_ingest = c.summary(faults=[c.fault("micro", stage="ingest", spared=0.0)])
+    assert judged(only_ingest, ISOLATION).verdict == NOT_MEASURED
+    invalid = judged(c.summary(faults=[c.fault("micro", valid=False)]), ISOLATION)
+    assert invalid.verdict == NOT_MEASURED
+    assert invalid.flags == ("1 invalid micro fault runs left out",)
+
+
+@pytest.mark.parametrize(
+    ("spared", "expected"),
+    [((0.0, 0.0), SUPPORTED), ((1.0, 1.0), NOT_SUPPORTED), ((0.0, 1.0), MIXED)],
+)
+def test_one_failure_takes_the_monolith_down(spared: tuple, expected: str) -> None:
+    faults = [
+        c.fault("monolith", "crash", spared=spared[0]),
+        c.fault("monolith", "errors", spared=spared[1]),
+    ]
+    assert judged(c.summary(faults=faults), TAKEDOWN).verdict == expected
+    assert judged(c.summary(), TAKEDOWN).verdict == NOT_MEASURED
+
+
+def with_flask(**steady: Any) -> dict[str, Any]:
+    archs = c.default_archs()
+    archs["micro-flask"] = {
+        "steady": {"p50": 9.0, "p99": 25.0, "cpu": 5.0, "memory_mib": 380.0, **steady}
+    }
+    return c.summary(archs)
+
+
+@pytest.mark.parametrize(
+    ("steady", "expected"),
+    [
+        ({}, SUPPORTED),
+        ({"errors": 0.05}, NOT_SUPPORTED),  # the Flask stage did not serve correctly
+        ({"p99": 150.0}, MIXED),  # it served, but missed the SLO that micro met
+    ],
+)
+def test_own_framework(steady: dict[str, Any], expected: str) -> None:
+    v = judged(with_flask(**steady), FRAMEWORK)
+    assert v.verdict == expected
+    assert f"p99 {steady.get('p99', 25.0):.1f} ms" in v.evidence[0]
+
+
+def test_own_framework_not_measured() -> None:
+    assert judged(c.summary(), FRAMEWORK).verdict == NOT_MEASURED
+    assert judged(with_flask(invalid=1), FRAMEWORK).verdict == NOT_MEASURED
+
+
+def steady(
+    micro: dict[str, Any], mono: dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
+    archs = c.default_archs()
+    archs["micro"]["steady"].update(micro)
+    archs["monolith"]["steady"].update(mono or {})
+    return c.summary(archs, **extra)
+
+
+@pytest.mark.parametrize(
+    ("micro", "expected"),
+    [
+        ({}, SUPPORTED),  # 4.7 vs 2.5 CPU-ms, 366 vs 128 MiB
+        ({"cpu": 2.6, "memory_mib": 130.0}, NOT_SUPPORTED),  # within the margin of noise
+        ({"cpu": 2.6}, MIXED),  # more memory, not more CPU
+    ],
+)
+def test_cost(micro: dict[str, Any], expected: str) -> None:
+    v = judged(steady(micro), COST)
+    assert v.verdict == expected
+    assert (
+        f"CPU per request: micro {micro.get('cpu', 4.7):.2f} ms vs monolith 2.50 ms"
+        in v.evidence[0]
+    )
+
+
+def test_cost_counts_the_price_when_there_is_one() -> None:
+    cheaper = c.cost({"micro": 0.01, "monolith": 0.02})
+    assert judged(steady({}, cost=cheaper), COST).verdict == MIXED
+    dearer = c.cost({"micro": 0.05, "monolith": 0.02})
+    assert judged(steady({}, cost=dearer), COST).verdict == SUPPORTED
+    assert (
+        judged(c.summary({"micro": {"capacity": {}}, "monolith": {}}), COST).verdict == NOT_MEASURED
+    )
+
+
+def test_cost_flags_invalid_runs() -> None:
+    v = judged(steady({"invalid": 1}), COST)
+    assert v.flags and "invalid" in v.flags[0]
+
+
+@pytest.mark.parametrize(
+    ("micro", "expected"),
+    [({}, SUPPORTED), ({"p50": 5.2, "p99": 10.5}, NOT_SUPPORTED), ({"p50": 5.2}, MIXED)],
+)
+def test_latency(micro: dict[str, Any], expected: str) -> None:
+    assert judged(steady(micro), LATENCY).verdict == expected
+
+
+def alike() -> dict[str, Topology]:
+    same = topology("monolith")
+    return {"monolith": same, "micro": same, "micro-flask": same}
+
+
+def test_complexity_and_attack_surface() -> None:
+    data = c.summary()
+    assert judged(data, COMPLEXITY).verdict == SUPPORTED
+    assert "hops per prediction: micro 4, monolith 0" in judged(data, COMPLEXITY).evidence
+    # the same published port, more listening inside: mixed
+    assert judged(data, SURFACE).verdict == MIXED
+    # a micro that published every service widens what clients reach
+    wide = {**alike(), "micro": Topology(5, 5, 5, 4)}
+    assert judged(data, SURFACE, wide).verdict == SUPPORTED
+    # a "micro" deployed like the monolith, without hops, is neither
+    flat = c.summary()
+    flat["runs"]["steady/micro/rep0"]["stage_ms"] = c.stage_ms(hops=False)
+    flat["runs"]["capacity/micro/rep0"]["stage_ms"] = c.stage_ms(hops=False)
+    assert judged(flat, COMPLEXITY, alike()).verdict == NOT_SUPPORTED
+    assert judged(flat, SURFACE, alike()).verdict == NOT_SUPPORTED
+    assert judged(flat, COMPLEXITY).verdict == MIXED  # more processes, but no hops measured
+
+
+def test_complexity_not_measured_without_server_timing() -> None:
+    data = c.summary()
+    for run in data["runs"].values():
+        run["stage_ms"] = {}
+    assert judged(data, COMPLEXITY).verdict == NOT_MEASURED
+    assert judged(data, SURFACE).verdict == NOT_MEASURED
+
+
+@pytest.mark.parametrize(
+    ("ready", "topo", "expected"),
+    [
+        ({"monolith": 1.2, "micro": 2.5}, None, SUPPORTED),
+        ({"monolith": 5.0, "micro": 2.5}, None, MIXED),  # fewer units, but slower to ready
+        ({"monolith": 5.0, "micro": 2.5}, alike(), NOT_SUPPORTED),
+    ],
+)
+def test_deploy(ready: dict[str, float], topo: dict[str, Topology] | None, expected: str) -> None:
+    data = c.summary(cost=c.cost({"monolith": 0.02, "micro": 0.05}, ready))
+    v = judged(data, DEPLOY, topo)
+    assert v.verdict == expected
+    assert f"micro {ready['micro']:.2f} s, monolith {ready['monolith']:.2f} s" in v.evidence[1]
+    assert judged(c.summary(), DEPLOY).verdict == NOT_MEASURED
