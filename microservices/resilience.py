@@ -55,7 +55,7 @@ class RetryBudget:
         self.balance = min(self.cap, self.balance + self.share)
 
     def spend(self) -> bool:
-        if self.balance < 1:
+        if self.balance < 1 - 1e-9:  # five calls at 0.2 make one retry, rounding aside
             return False
         self.balance -= 1
         return True
