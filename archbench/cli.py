@@ -109,9 +109,13 @@ def _bench(args: argparse.Namespace) -> None:
         "kinds": _listed(args.fault),
         "stages": _listed(args.fault_stage),
         "resilience": _resilience(args.resilience),
+        "fault_s": args.fault_s,
+        "tail_s": args.fault_tail_s,
+        "slow_ms": args.fault_slow_ms,
+        "error_share": args.fault_error_share,
     }
     chosen["profile"] = args.profile
-    chosen["fault"] = replace(config.fault, **{k: v for k, v in faulted.items() if v})
+    chosen["fault"] = replace(config.fault, **{k: v for k, v in faulted.items() if v is not None})
     try:
         config = replace(config, **{k: v for k, v in chosen.items() if v is not None}).check()
     except ConfigError as exc:
@@ -219,6 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--resilience", help="gateway patterns in fault runs, comma-separated: off, on"
     )
+    bench.add_argument("--fault-s", type=float, help="how long hang, slow and errors last")
+    bench.add_argument("--fault-tail-s", type=float, help="measured seconds after a fault")
+    bench.add_argument("--fault-slow-ms", type=float, help="what slow adds to each stage call")
+    bench.add_argument("--fault-error-share", type=float, help="share of calls errors fails")
     bench.add_argument("--duration", type=float, help="measured seconds per scenario")
     bench.add_argument("--slo-ms", type=float, help="p99 latency objective (default 100)")
     bench.add_argument("--repeat", type=int, help="repetitions of each scenario (default 3)")

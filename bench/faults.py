@@ -115,7 +115,11 @@ class FaultConfig:
         ]
         if not 0 <= self.error_share <= 1:
             wrong.append(f"--fault-error-share must be between 0 and 1, not {self.error_share}")
-        for flag, value in (("--fault-slow-ms", self.slow_ms), ("--fault-s", self.fault_s)):
+        for flag, value in (
+            ("--fault-slow-ms", self.slow_ms),
+            ("--fault-s", self.fault_s),
+            ("--fault-tail-s", self.tail_s),
+        ):
             if value <= 0:
                 wrong.append(f"{flag} must be greater than 0, not {value}")
         return wrong

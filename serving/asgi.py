@@ -7,6 +7,7 @@ mapped by `serving.errors.to_response`; health, readiness and metrics mean the s
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -232,8 +233,14 @@ def serve(app: FastAPI, settings: Settings) -> None:
         timeout_keep_alive=75,
     )
     server = uvicorn.Server(config)
-    if admin.enabled(settings):
-        assert settings.admin_port is not None
-        server.run(sockets=[config.bind_socket(), admin.listener(settings.admin_port)])
-    else:
+    if not admin.enabled(settings):
         server.run()
+        return
+    assert settings.admin_port is not None
+    public = config.bind_socket()  # exits as uvicorn does when the port is taken
+    try:
+        private = admin.listener(settings.admin_port)
+    except OSError as exc:
+        log.error("admin port %s: %s", settings.admin_port, exc)
+        sys.exit(uvicorn.config.STARTUP_FAILURE)
+    server.run(sockets=[public, private])

@@ -144,7 +144,9 @@ def test_a_crashed_score_stops_the_monolith_but_not_validate_in_micro(
 ) -> None:
     port = free_base_port()
     # a generous SLO: the machine may be shared; what is measured here is who kept answering
+    # and time to come back after the crash even when the machine is busy
     flags = ("--arch", "monolith,micro", "--fault", "crash", "--rate", "50", "--slo-ms", "1000")
+    flags += ("--fault-tail-s", "8")
     proc = bench(tmp_path, port, *flags)
     out, err = proc.communicate(timeout=240)
     assert proc.returncode == 0, err
@@ -226,6 +228,7 @@ def test_ctrl_c_during_a_hang_resumes_and_stops_everything(tmp_path: Path, model
         (["--profile", "fast"], "unknown profile 'fast'; choose from: default, full"),
         (["--resilience", "maybe"], "unknown resilience mode 'maybe'; choose from: off, on"),
         (["--scenario", "fault"], "unknown scenario 'fault'; choose from: capacity, steady"),
+        (["--fault-error-share", "2"], "--fault-error-share must be between 0 and 1, not 2.0"),
     ],
 )
 def test_bad_fault_flags_get_one_line(tmp_path: Path, flags: list[str], expected: str) -> None:

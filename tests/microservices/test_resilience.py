@@ -30,6 +30,8 @@ RECORD = {
 }
 ONE = json.dumps(RECORD).encode()
 TIMEOUT_S = 0.5  # longer than the bench's 0.25 s: robust to a busy test machine
+# More than the bench's 5: a flaky stage must not open the circuit by chance in a test.
+BREAKER_FAILURES = 8
 
 
 def start(tmp_path_factory: pytest.TempPathFactory, env: dict[str, str]) -> Iterator[Stack]:
@@ -45,7 +47,11 @@ def plain(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator
 
 @pytest.fixture(scope="module")
 def resilient(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator[Stack]:
-    env = {**RESILIENCE_ENV[True], "ARCHBENCH_STAGE_TIMEOUT_S": str(TIMEOUT_S)}
+    env = {
+        **RESILIENCE_ENV[True],
+        "ARCHBENCH_STAGE_TIMEOUT_S": str(TIMEOUT_S),
+        "ARCHBENCH_BREAKER_FAILURES": str(BREAKER_FAILURES),
+    }
     yield from start(tmp_path_factory, env)
 
 
@@ -88,16 +94,16 @@ def test_without_retries_a_flaky_stage_fails_the_requests(plain: Stack) -> None:
 
 
 def test_retries_mask_a_flaky_stage_and_the_fallback_is_flagged(resilient: Stack) -> None:
-    admin(resilient, "score", "PUT", {"stage": "score", "error_share": 0.3})
+    admin(resilient, "score", "PUT", {"stage": "score", "error_share": 0.2})
     try:
         with ThreadPoolExecutor(4) as pool:
             answers = [a for a, _ in pool.map(lambda _: timed(resilient), range(80))]
     finally:
         admin(resilient, "score", "DELETE")
     statuses = [a.status for a in answers]
-    # one retry: ~9% still fail twice, and those get the degraded answer, not an error
+    # one retry: ~4% still fail twice, and those get the degraded answer, not an error
     assert set(statuses) <= {200, 203}
-    assert statuses.count(203) <= 20
+    assert statuses.count(203) <= 15
     # every record of a batch gets the fallback answer, flagged as such
     admin(resilient, "score", "PUT", {"stage": "score", "error_share": 1.0})
     try:
@@ -117,15 +123,16 @@ def test_the_breaker_fails_fast_on_a_hung_stage_and_recovers(resilient: Stack) -
     score = resilient.pids()["score"]
     os.killpg(score, signal.SIGSTOP)
     try:
-        calls = [timed(resilient) for _ in range(12)]
+        calls = [timed(resilient) for _ in range(BREAKER_FAILURES + 4)]
         ready = json.loads(request(resilient.url, "/readyz", method="GET").body)
         assert timed(resilient, "/validate")[0].status == 200
     finally:
         os.killpg(score, signal.SIGCONT)
     assert all(a.status == 203 for a, _ in calls)  # the fallback, each time
-    # the first calls wait out the timeout; once 5 failed in a row the circuit is open
-    assert all(elapsed >= TIMEOUT_S for _, elapsed in calls[:5])
-    assert all(elapsed < TIMEOUT_S / 2 for _, elapsed in calls[5:8])
+    # the first calls wait out the timeout; once enough failed in a row the circuit is open
+    elapsed = [round(e, 3) for _, e in calls]
+    assert all(e >= TIMEOUT_S for e in elapsed[:BREAKER_FAILURES]), elapsed
+    assert all(e < TIMEOUT_S / 2 for e in elapsed[BREAKER_FAILURES:][:3]), elapsed
     assert ready["circuits"]["score"] in ("open", "half_open")
     deadline = time.monotonic() + 5
     while (answer := timed(resilient)[0]).status != 200 and time.monotonic() < deadline:
@@ -137,7 +144,7 @@ def test_a_dead_stage_before_validation_fails_fast_without_fallback(resilient: S
     ingest = resilient.processes["ingest"]
     os.killpg(ingest.pid, signal.SIGKILL)
     ingest.wait(timeout=5)
-    calls = [timed(resilient) for _ in range(8)]
+    calls = [timed(resilient) for _ in range(BREAKER_FAILURES + 2)]
     # no fallback for records nobody validated: an error naming the stage, soon without trying
     codes = [json.loads(a.body)["error"] for a, _ in calls]
     assert all(a.status == 503 for a, _ in calls) and codes[-1] == "circuit_open", codes
