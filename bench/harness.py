@@ -23,15 +23,8 @@ from typing import Any
 
 from bench import analysis, isolation, payloads, resources
 from bench.config import BenchConfig
-from bench.faults import (
-    RESILIENCE_ENV,
-    SCENARIO,
-    FaultRun,
-    Injection,
-    plan,
-    settle,
-    stacks_of,
-)
+from bench.faults import RESILIENCE_ENV, SCENARIO, FaultRun, plan, stacks_of
+from bench.injection import Injection, settle
 from bench.progress import Display
 from bench.results import RESULTS_ROOT, RunFolder, environment
 from serving.settings import ROOT

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.faults import RESILIENCE_ENV, admin
+from bench.faults import RESILIENCE_ENV
+from bench.injection import admin
 from microservices.resilience import RetryBudget
 from stack.runner import Stack
 from tests.conftest import Answer, free_base_port, request
