@@ -233,14 +233,15 @@ def serve(app: FastAPI, settings: Settings) -> None:
         timeout_keep_alive=75,
     )
     server = uvicorn.Server(config)
-    if not admin.enabled(settings):
-        server.run()
-        return
-    assert settings.admin_port is not None
-    public = config.bind_socket()  # exits as uvicorn does when the port is taken
-    try:
-        private = admin.listener(settings.admin_port)
-    except OSError as exc:
-        log.error("admin port %s: %s", settings.admin_port, exc)
+    sockets = None
+    if admin.enabled(settings):
+        assert settings.admin_port is not None
+        public = config.bind_socket()  # exits as uvicorn does when the port is taken
+        try:
+            sockets = [public, admin.listener(settings.admin_port)]
+        except OSError as exc:
+            log.error("admin port %s: %s", settings.admin_port, exc)
+            sys.exit(uvicorn.config.STARTUP_FAILURE)
+    server.run(sockets=sockets)
+    if not server.started:  # as uvicorn.run: a failed start-up is an exit code, not a 0
         sys.exit(uvicorn.config.STARTUP_FAILURE)
-    server.run(sockets=[public, private])
