@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from serving.settings import DEFAULT_MODEL_DIR
 
@@ -107,6 +108,17 @@ def _bench(args: argparse.Namespace) -> None:
         "invalid_share": args.invalid_share,
         "seed": args.seed,
     }
+    faulted: dict[str, Any] = {
+        "kinds": _listed(args.fault),
+        "stages": _listed(args.fault_stage),
+        "resilience": _resilience(args.resilience),
+        "fault_s": args.fault_s,
+        "tail_s": args.fault_tail_s,
+        "slow_ms": args.fault_slow_ms,
+        "error_share": args.fault_error_share,
+    }
+    chosen["profile"] = args.profile
+    chosen["fault"] = replace(config.fault, **{k: v for k, v in faulted.items() if v is not None})
     try:
         config = replace(config, **{k: v for k, v in chosen.items() if v is not None}).check()
     except ConfigError as exc:
@@ -116,11 +128,12 @@ def _bench(args: argparse.Namespace) -> None:
 
     for arch in config.archs:
         for service in services(arch, config.base_port):
-            if not port_free(service.port):
-                raise UserError(
-                    f"port {service.port} for service {service.name!r} ({arch}) is already in "
-                    "use; choose another base port with --port"
-                )
+            for port in (service.port, service.admin_port):
+                if not port_free(port):
+                    raise UserError(
+                        f"port {port} for service {service.name!r} ({arch}) is already in "
+                        "use; choose another base port with --port"
+                    )
     # The harness samples resources: keep it off the CPU of the system under test.
     os.sched_setaffinity(0, generator_cpus(config.budget))
     display = Display()
@@ -184,6 +197,21 @@ def _compare(args: argparse.Namespace) -> None:
     sys.exit(code)
 
 
+def _listed(value: str | None) -> tuple[str, ...] | None:
+    return tuple(v.strip() for v in value.split(",")) if value else None
+
+
+def _resilience(value: str | None) -> tuple[bool, ...] | None:
+    modes = {"off": False, "on": True}
+    names = _listed(value)
+    if names is None:
+        return None
+    for name in names:
+        if name not in modes:
+            raise UserError(f"unknown resilience mode {name!r}; choose from: off, on")
+    return tuple(modes[n] for n in names)
+
+
 def _ui(args: argparse.Namespace) -> None:
     from bench.ui import main
 
@@ -232,7 +260,21 @@ def build_parser() -> argparse.ArgumentParser:
     loadperf.set_defaults(func=_loadperf)
     bench = sub.add_parser("bench", help="measure both architectures under load")
     bench.add_argument("--arch", help="comma-separated: monolith, micro, micro-flask")
-    bench.add_argument("--scenario", help="comma-separated: capacity, steady, spike, ramp")
+    bench.add_argument("--scenario", help="comma-separated: capacity, steady, spike, ramp, faults")
+    bench.add_argument(
+        "--profile",
+        help="default: crash and slow of score, resilience off; full: every fault, stage and "
+        "resilience mode",
+    )
+    bench.add_argument("--fault", help="comma-separated: crash, hang, slow, errors, leak")
+    bench.add_argument("--fault-stage", help="comma-separated: ingest, validate, features, score")
+    bench.add_argument(
+        "--resilience", help="gateway patterns in fault runs, comma-separated: off, on"
+    )
+    bench.add_argument("--fault-s", type=float, help="how long hang, slow and errors last")
+    bench.add_argument("--fault-tail-s", type=float, help="measured seconds after a fault")
+    bench.add_argument("--fault-slow-ms", type=float, help="what slow adds to each stage call")
+    bench.add_argument("--fault-error-share", type=float, help="share of calls errors fails")
     bench.add_argument("--duration", type=float, help="measured seconds per scenario")
     bench.add_argument("--slo-ms", type=float, help="p99 latency objective (default 100)")
     bench.add_argument("--repeat", type=int, help="repetitions of each scenario (default 3)")

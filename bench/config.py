@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from bench import faults
+from bench.faults import FaultConfig
 from bench.shapes import CAPACITY_FRACTIONS, SCENARIOS
 from stack.topology import ARCHITECTURES, Budget
 
 DEFAULT_ARCHS = ("monolith", "micro")
+# The bench's scenarios: the load shapes, then the fault runs (steady load plus one fault each).
+BENCH_SCENARIOS = (*SCENARIOS, faults.SCENARIO)
 
 
 class ConfigError(ValueError):
@@ -20,7 +24,8 @@ class BenchConfig:
     """Everything a bench run does; written whole into the run's meta.json."""
 
     archs: tuple[str, ...] = DEFAULT_ARCHS
-    scenarios: tuple[str, ...] = SCENARIOS
+    scenarios: tuple[str, ...] = BENCH_SCENARIOS
+    profile: str = "default"
     repeat: int = 3
     slo_ms: float = 100.0
     warmup_s: float = 2.0
@@ -45,6 +50,7 @@ class BenchConfig:
     label: str = "bench"
     base_port: int = 8000
     budget: Budget = field(default_factory=Budget)
+    fault: FaultConfig = field(default_factory=FaultConfig)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,10 +63,16 @@ class BenchConfig:
                     f"unknown architecture {arch!r}; choose from: {', '.join(ARCHITECTURES)}"
                 )
         for scenario in self.scenarios:
-            if scenario not in SCENARIOS:
+            if scenario not in BENCH_SCENARIOS:
                 raise ConfigError(
-                    f"unknown scenario {scenario!r}; choose from: {', '.join(SCENARIOS)}"
+                    f"unknown scenario {scenario!r}; choose from: {', '.join(BENCH_SCENARIOS)}"
                 )
+        if self.profile not in faults.PROFILES:
+            raise ConfigError(
+                f"unknown profile {self.profile!r}; choose from: {', '.join(faults.PROFILES)}"
+            )
+        for problem in self.fault.check():
+            raise ConfigError(problem)
         if not self.archs or not self.scenarios:
             raise ConfigError("choose at least one architecture and one scenario")
         positive = {
@@ -83,7 +95,8 @@ class BenchConfig:
         return self
 
     def with_duration(self, seconds: float) -> BenchConfig:
-        """Scale the measured part of every scenario to about `seconds`."""
+        """Scale the measured part of every load scenario to about `seconds` (fault runs keep
+        their own timeline: a crash needs time to come back)."""
         steps = len(self.capacity_fractions)
         return replace(
             self,
@@ -105,4 +118,5 @@ QUICK = BenchConfig(
     ramp_users=8,
     ramp_hold_s=2.0,
     label="quick",
+    fault=FaultConfig(lead_s=2.0, fault_s=3.0, tail_s=5.0),
 )

@@ -1,7 +1,9 @@
 """`archbench bench`: both architectures × the scenarios × repetitions, into one result folder.
 
 For each run the stack starts inside its budget, Locust runs headless on the generator's CPU, a
-sampler records resources, and the raw record is summarised. Ctrl-C stops every process within
+sampler records resources, and the raw record is summarised. The `faults` scenario runs last:
+steady load with one fault injected mid-run (bench/faults.py), on stacks with the restart policy,
+summarised into summary.json["faults"] (bench/isolation.py). Ctrl-C stops every process within
 seconds and keeps what was gathered, marked incomplete.
 """
 
@@ -14,12 +16,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import analysis, resources
+from bench import analysis, isolation, payloads, resources
 from bench.config import BenchConfig
+from bench.faults import RESILIENCE_ENV, SCENARIO, FaultRun, plan, stacks_of
+from bench.injection import Injection, settle
 from bench.progress import Display
 from bench.results import RESULTS_ROOT, RunFolder, environment
 from serving.settings import ROOT
@@ -29,6 +34,8 @@ from stack.runner import Stack, StackError, spawn, terminate_as_interrupt
 LOCUSTFILE = ROOT / "bench" / "locustfile.py"
 # Beyond its schedule, a Locust run gets this long to finish before it is stopped.
 LOCUST_GRACE_S = 30.0
+# A valid single prediction: the request that tells a stack serves normally again.
+PROBE = json.dumps(payloads.inputs()[0]).encode()
 
 
 @dataclass(frozen=True)
@@ -38,10 +45,11 @@ class Job:
     arch: str
     scenario: str
     rep: int
+    fault: FaultRun | None = None
 
     @property
     def key(self) -> str:
-        return f"{self.scenario}/{self.arch}/rep{self.rep}"
+        return self.fault.key if self.fault else f"{self.scenario}/{self.arch}/rep{self.rep}"
 
 
 def planned_seconds(config: BenchConfig, scenario: str) -> float:
@@ -52,6 +60,8 @@ def planned_seconds(config: BenchConfig, scenario: str) -> float:
         return config.warmup_s + config.steady_s
     if scenario == "spike":
         return config.warmup_s + config.spike_s
+    if scenario == SCENARIO:
+        return config.warmup_s + config.fault.measured_s
     return config.ramp_users / config.ramp_spawn_rate + config.ramp_hold_s
 
 
@@ -67,13 +77,17 @@ def locust_command(
 
 def locust_argv(config: BenchConfig, job: Job, url: str, rate: float, out: Path) -> list[str]:
     """The Locust command for one job: its scenario, the schedule's figures, where to write."""
-    duration = {"spike": config.spike_s, "ramp": config.ramp_hold_s}.get(
-        job.scenario, config.steady_s
-    )
+    duration = {
+        "spike": config.spike_s,
+        "ramp": config.ramp_hold_s,
+        SCENARIO: config.fault.measured_for(job.fault.fault if job.fault else ""),
+    }.get(job.scenario, config.steady_s)
+    faulty = job.scenario == SCENARIO
     return locust_command(
         url,
         {
-            "--scenario": job.scenario,
+            # a fault run is the steady scenario with a fault injected by the harness
+            "--scenario": "steady" if faulty else job.scenario,
             "--rate": rate,
             "--duration": duration,
             "--warmup": config.warmup_s,
@@ -81,7 +95,7 @@ def locust_argv(config: BenchConfig, job: Job, url: str, rate: float, out: Path)
             "--probe-duration": config.probe_s,
             "--capacity-fractions": ",".join(map(str, config.capacity_fractions)),
             "--spike-multiple": config.spike_multiple,
-            "--max-in-flight": config.max_in_flight,
+            "--max-in-flight": config.fault.max_in_flight if faulty else config.max_in_flight,
             "--ramp-users": config.ramp_users,
             "--ramp-spawn-rate": config.ramp_spawn_rate,
             "--payload-seed": config.seed + job.rep,
@@ -129,6 +143,7 @@ class Bench:
         self.display = display
         self.folder = RunFolder.create(config.label, root or RESULTS_ROOT)
         self.summaries: dict[str, dict[str, Any]] = {}
+        self.faults: list[dict[str, Any]] = []
         self.summary: dict[str, Any] = {}
         self.rate: float | None = config.rate
         self.generator_cpus = generator_cpus(config.budget)
@@ -161,6 +176,8 @@ class Bench:
             "runs": self.summaries,
             "by_arch": analysis.aggregate(self.summaries, config.archs, config.scenarios),
         }
+        if SCENARIO in config.scenarios:
+            self.summary["faults"] = self.faults
         self.folder.write_json("summary.json", self.summary)
         if failure is not None:
             raise failure
@@ -179,10 +196,14 @@ class Bench:
         config = self.config
         phases = [
             [s for s in config.scenarios if s == "capacity"],
-            [s for s in config.scenarios if s != "capacity"],
+            [s for s in config.scenarios if s not in ("capacity", SCENARIO)],
         ]
-        total = sum(planned_seconds(config, s) + 6 for s in config.scenarios)
-        self.display.start(total * config.repeat * len(config.archs))
+        faults = plan(config.fault, config.archs, config.profile)
+        if SCENARIO not in config.scenarios:
+            faults = []
+        total = sum(planned_seconds(config, s) + 6 for p in phases for s in p)
+        total *= config.repeat * len(config.archs)
+        self.display.start(total + (planned_seconds(config, SCENARIO) + 8) * len(faults))
         for phase in phases:
             if not phase:
                 continue
@@ -190,6 +211,10 @@ class Bench:
                 self.rate = self._common_rate()
             for arch, rep, scenarios in self._jobs(phase):
                 self._run_stack(arch, rep, scenarios)
+        if faults and self.rate is None:
+            self.rate = self._common_rate()
+        for group in stacks_of(faults):
+            self._run_fault_stack(group)
 
     def _common_rate(self) -> float:
         """The steady rate: a fraction of the lowest capacity measured (median over reps)."""
@@ -213,6 +238,19 @@ class Bench:
             for scenario in scenarios:
                 self._run_job(stack, Job(arch, scenario, rep))
 
+    def _run_fault_stack(self, runs: list[FaultRun]) -> None:
+        first = runs[0]
+        mode = "resilient" if first.resilience else "plain"
+        log_dir = self.folder.path / "logs" / f"{first.arch}-rep{first.rep}-faults-{mode}"
+        self.display.phase(f"starting {first.arch} ({mode})", first.arch, SCENARIO, first.rep)
+        env = dict(RESILIENCE_ENV[first.resilience])
+        stack = Stack(
+            first.arch, self.config.base_port, self.config.budget, log_dir, env, restart=True
+        )
+        with stack:
+            for run in runs:
+                self._run_job(stack, Job(run.arch, SCENARIO, run.rep, run))
+
     def _run_job(self, stack: Stack, job: Job) -> None:
         config = self.config
         out = self.folder.path / "raw" / job.key
@@ -220,13 +258,24 @@ class Bench:
         rate = self.rate or config.fallback_rate
         argv = locust_argv(config, job, stack.url, rate, out)
         planned = planned_seconds(config, job.scenario)
-        self.display.phase("running", job.arch, job.scenario, job.rep)
+        injection = None
+        if job.fault is not None:
+            settled = settle(stack, PROBE)
+            injection = Injection(
+                stack, job.fault, config.fault, out / "schedule.start", config.warmup_s
+            )
+            injection.settled = settled
+            self.display.phase(
+                f"{job.fault.fault} of {job.fault.stage}", job.arch, job.scenario, job.rep
+            )
+        else:
+            self.display.phase("running", job.arch, job.scenario, job.rep)
         locust = start_locust(argv, self.generator_cpus, out / "locust.log")
         started = time.monotonic()
         interrupted = False
         sampler = resources.Sampler(stack, locust.pid)
         try:
-            with sampler:
+            with sampler, injection or nullcontext():
                 while locust.poll() is None:
                     stack.check_alive()
                     if time.monotonic() - started > planned + LOCUST_GRACE_S + 10:
@@ -240,12 +289,31 @@ class Bench:
             stop_group(locust)
         (out / "samples.json").write_text(json.dumps(sampler.rows))
         self.display.advance(planned + 6, done=True)
-        self.summaries[job.key] = self._summarize(job, out, sampler.rows, stack)
+        if injection is None:
+            self.summaries[job.key] = self._summarize(job, out, sampler.rows, stack)
+        else:
+            (out / "events.json").write_text(json.dumps(injection.as_dict()))
+            self.faults.append(self._summarize_fault(job, out, sampler.rows, injection.as_dict()))
         if interrupted:
             raise KeyboardInterrupt
 
+    def _summarize_fault(
+        self, job: Job, out: Path, rows: list[dict[str, Any]], injection: dict[str, Any]
+    ) -> dict[str, Any]:
+        summary = self._summarize(job, out, rows, None)
+        record_path = out / "latency.json"
+        record = json.loads(record_path.read_text()) if record_path.exists() else None
+        return isolation.entry(
+            record,
+            injection,
+            self.config.slo_ms,
+            self.rate or self.config.fallback_rate,
+            summary.get("resources"),
+            job.key,
+        )
+
     def _summarize(
-        self, job: Job, out: Path, rows: list[dict[str, Any]], stack: Stack
+        self, job: Job, out: Path, rows: list[dict[str, Any]], stack: Stack | None
     ) -> dict[str, Any]:
         record_path = out / "latency.json"
         if not record_path.exists():
@@ -261,7 +329,6 @@ class Bench:
         if start and end:
             figures = resources.derive(rows, start, end, analysis.answered(record))
         summary = analysis.summarize(record, self.config.slo_ms, figures)
-        summary.update(
-            arch=job.arch, rep=job.rep, budget=stack.applied.as_dict() if stack.applied else None
-        )
+        applied = stack.applied if stack else None
+        summary.update(arch=job.arch, rep=job.rep, budget=applied.as_dict() if applied else None)
         return summary

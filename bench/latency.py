@@ -8,6 +8,7 @@ to send it: what a user waiting on the schedule sees, free of coordinated omissi
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -20,6 +21,11 @@ LOWEST_US, HIGHEST_US, DIGITS = 1, 300_000_000, 3
 KINDS = ("intended", "service")
 PERCENTILES = (50.0, 90.0, 99.0, 99.9)
 MAX_PENDING = 200_000
+# The gateway's fallback answer (microservices/resilience.py): not the answer asked for, so not
+# ok, but counted apart from failures.
+DEGRADED_STATUS = 203
+# When failures happened (seconds from t0), per name: enough to time the first error of a fault.
+MAX_FAILURE_TIMES = 10_000
 
 
 def histogram() -> HdrHistogram:
@@ -44,8 +50,9 @@ class Recorder:
         self.measured_from = t0 + warmup_s
         self.pending: list[tuple[str, float, float, float, int, bool, str | None, bool]] = []
         self.hists: dict[tuple[str, str, int], HdrHistogram] = {}
-        # per (name, bin): sent, ok, failed, shed
-        self.counts: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        # per (name, bin): sent, ok, failed, shed, degraded (a subset of failed)
+        self.counts: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+        self.failure_times: dict[str, list[float]] = defaultdict(list)
         self.statuses: dict[tuple[str, int], int] = defaultdict(int)
         self.lateness = histogram()
         self.capped = 0
@@ -104,6 +111,10 @@ class Recorder:
         counts = self.counts[(name, b)]
         counts[0] += 1
         counts[1 if ok else 2] += 1
+        if status == DEGRADED_STATUS and not ok:
+            counts[4] += 1
+        elif not ok:
+            self._failed_at(name, done)
         self.statuses[(name, status)] += 1
         if intended < self.measured_from:
             return
@@ -122,6 +133,12 @@ class Recorder:
         counts = self.counts[(name, self.bin_of(intended))]
         counts[0] += 1
         counts[3] += 1
+        self._failed_at(name, time.perf_counter())
+
+    def _failed_at(self, name: str, t: float) -> None:
+        times = self.failure_times[name]
+        if len(times) < MAX_FAILURE_TIMES:
+            times.append(round(t - self.t0, 4))
 
     def to_json(self, **extra: Any) -> dict[str, Any]:
         self._fill()
@@ -133,7 +150,15 @@ class Recorder:
                 for (n, k, b), h in sorted(self.hists.items())
             ],
             "counts": [
-                {"name": n, "bin": b, "sent": c[0], "ok": c[1], "failed": c[2], "shed": c[3]}
+                {
+                    "name": n,
+                    "bin": b,
+                    "sent": c[0],
+                    "ok": c[1],
+                    "failed": c[2],
+                    "shed": c[3],
+                    "degraded": c[4],
+                }
                 for (n, b), c in sorted(self.counts.items())
             ],
             "statuses": [
@@ -142,6 +167,7 @@ class Recorder:
             "lateness": self.lateness.encode().decode(),
             "capped": self.capped,
             "timings": {n: dict(v) for n, v in self.timings.items()},
+            "failure_times_s": {n: sorted(v) for n, v in self.failure_times.items()},
             **extra,
         }
 

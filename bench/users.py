@@ -208,6 +208,9 @@ class OpenLoopUser(HttpUser):
         in_flight = Workers(options.max_in_flight, partial(fire, self))
         start = time.perf_counter() + 0.05
         STATE.recorder.reset(start, schedule.warmup_s)
+        if options.record_file:  # the harness times the faults it injects from this mark
+            mark = Path(options.record_file).with_name("schedule.start")
+            mark.write_text(f"{time.time() + 0.05}")
         measuring = False
         blocked_until = 0.0
         for offset in shapes.arrivals(schedule, options.payload_seed):

@@ -9,9 +9,11 @@ from typing import Any
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
-from microservices.stage_app import input_decoder, load_for, run_stage
+from microservices.stage_app import input_decoder, load_for, run_stage, with_wait
 from pipeline.stages import STAGE_NAMES, Stage, stage
+from serving import admin
 from serving.asgi import Reply
+from serving.faults import Faults
 from serving.settings import Settings
 from serving.wsgi import create_app
 
@@ -20,15 +22,20 @@ def build(stage: Stage, settings: Settings) -> Flask:
     """Assemble the Flask service for one stage; the model loads before serving."""
     model = load_for(stage, settings)
     decode = input_decoder(stage)
+    faults = Faults((stage.name,))
 
     def handle(body: bytes) -> Reply:
+        if faults.active:
+            waited_s = faults.enter_blocking(stage.name)
+            return with_wait(run_stage(stage, model, body, decode), waited_s)
         return run_stage(stage, model, body, decode)
 
     def ready() -> tuple[bool, dict[str, Any]]:
         return True, {"stage": stage.name}
 
     routes = {"/" + stage.name: handle}
-    return create_app(stage.name, routes, ready, settings.max_internal_body_bytes)
+    limit = settings.max_internal_body_bytes
+    return create_app(stage.name, routes, ready, limit, settings, faults)
 
 
 class _Gunicorn(BaseApplication):
@@ -51,8 +58,11 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings.from_env(port=args.port)
     app = build(stage(args.stage), settings)
+    binds = [f"{settings.host}:{settings.port}"]
+    if admin.enabled(settings):
+        binds.append(f"{admin.LOOPBACK}:{settings.admin_port}")
     options = {
-        "bind": f"{settings.host}:{settings.port}",
+        "bind": binds,
         "workers": 1,
         "worker_class": "gthread",
         "threads": 4,

@@ -37,15 +37,21 @@ class StageClient:
         self._base = dict(settings.stage_urls)
         # Parsed once: a URL given as a string is parsed again on every request.
         self._urls = {name: URL(f"{base}/{name}") for name, base in self._base.items()}
+        # 0 means no timeout. aiohttp's total includes the wait for a pooled connection.
         self._timeout = aiohttp.ClientTimeout(
-            total=settings.stage_timeout_s, connect=settings.connect_timeout_s
+            total=settings.stage_timeout_s or None, connect=settings.connect_timeout_s or None
         )
+        self._timeout_s = settings.stage_timeout_s
         self._probe_timeout = aiohttp.ClientTimeout(total=1.0)
         self._pool_size = settings.pool_size
+        self._pool_per_stage = settings.pool_per_stage
         self._session: aiohttp.ClientSession | None = None
 
     async def open(self) -> None:
-        connector = aiohttp.TCPConnector(limit=self._pool_size, keepalive_timeout=30)
+        # Every stage is its own host:port, so limit_per_host is a per-stage limit (0: none).
+        connector = aiohttp.TCPConnector(
+            limit=self._pool_size, limit_per_host=self._pool_per_stage, keepalive_timeout=30
+        )
         self._session = aiohttp.ClientSession(
             connector=connector,
             timeout=self._timeout,
@@ -69,7 +75,7 @@ class StageClient:
                 server_timing = response.headers.get("server-timing")
         except TimeoutError:
             raise StageTimeout(
-                f"stage {stage.name!r} did not answer within {self._timeout.total} s", stage.name
+                f"stage {stage.name!r} did not answer within {self._timeout_s:g} s", stage.name
             ) from None
         except aiohttp.ClientError as exc:
             raise StageUnavailable(

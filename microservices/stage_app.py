@@ -14,6 +14,7 @@ from pipeline.bundle import Limits, ModelBundle
 from pipeline.errors import MalformedBody
 from pipeline.stages import Stage
 from serving.asgi import Reply, create_app
+from serving.faults import Faults
 from serving.settings import Settings
 
 _encode = msgspec.json.Encoder().encode
@@ -46,6 +47,13 @@ def run_stage(
     return Reply(_encode(output), timings=[(stage.name, elapsed_ms)])
 
 
+def with_wait(reply: Reply, waited_s: float) -> Reply:
+    """Count an injected wait in the stage's own time: the stage took that much longer."""
+    if waited_s:
+        reply.timings = [(name, ms + waited_s * 1000) for name, ms in reply.timings]
+    return reply
+
+
 def load_for(stage: Stage, settings: Settings) -> ModelBundle:
     """Load what the stage needs: the whole model only for stages that use it."""
     limits = Limits(max_records=settings.max_records)
@@ -56,6 +64,7 @@ def build(stage: Stage, settings: Settings) -> FastAPI:
     """Assemble the service for one stage."""
     state: dict[str, ModelBundle] = {}
     decode = input_decoder(stage)
+    faults = Faults((stage.name,))
 
     async def lifespan() -> AsyncIterator[None]:
         state["model"] = load_for(stage, settings)
@@ -65,8 +74,11 @@ def build(stage: Stage, settings: Settings) -> FastAPI:
         return "model" in state, {"stage": stage.name}
 
     async def handle(body: bytes) -> Reply:
+        if faults.active:
+            waited_s = await faults.enter(stage.name)
+            return with_wait(run_stage(stage, state["model"], body, decode), waited_s)
         return run_stage(stage, state["model"], body, decode)
 
     routes = {"/" + stage.name: handle}
     limit = settings.max_internal_body_bytes
-    return create_app(stage.name, settings, routes, ready, lifespan, limit)
+    return create_app(stage.name, settings, routes, ready, lifespan, limit, faults)

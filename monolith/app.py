@@ -11,8 +11,10 @@ from fastapi import FastAPI
 
 from pipeline import bundle as bundles
 from pipeline.bundle import Limits, ModelBundle
+from pipeline.stages import STAGE_NAMES
 from serving.api import ENDPOINTS, Endpoint
 from serving.asgi import Handler, Reply, create_app
+from serving.faults import Faults
 from serving.settings import Settings
 
 _encode = msgspec.json.Encoder().encode
@@ -29,9 +31,22 @@ def walk(model: ModelBundle, endpoint: Endpoint, body: bytes) -> Reply:
     return Reply(_encode(endpoint.render(value)), timings=timings)
 
 
+async def walk_faulty(model: ModelBundle, endpoint: Endpoint, body: bytes, faults: Faults) -> Reply:
+    """`walk` with injected faults: each stage first suffers its own (its time includes them)."""
+    value: object = body
+    timings: list[tuple[str, float]] = []
+    for stage in endpoint.stages:
+        started = time.perf_counter()
+        await faults.enter(stage.name)
+        value = stage.run(model, value)
+        timings.append((stage.name, (time.perf_counter() - started) * 1000))
+    return Reply(_encode(endpoint.render(value)), timings=timings)
+
+
 def build(settings: Settings) -> FastAPI:
     """Assemble the monolith for the given settings; the model loads during start-up."""
     state: dict[str, ModelBundle] = {}
+    faults = Faults(STAGE_NAMES)
 
     async def lifespan() -> AsyncIterator[None]:
         state["model"] = load(settings.model_dir, settings.max_records)
@@ -42,12 +57,16 @@ def build(settings: Settings) -> FastAPI:
 
     def handler(endpoint: Endpoint) -> Handler:
         async def handle(body: bytes) -> Reply:
+            if faults.active:
+                return await walk_faulty(state["model"], endpoint, body, faults)
             return walk(state["model"], endpoint, body)
 
         return handle
 
     routes = {e.path: handler(e) for e in ENDPOINTS}
-    return create_app("monolith", settings, routes, ready, lifespan, settings.max_body_bytes)
+    return create_app(
+        "monolith", settings, routes, ready, lifespan, settings.max_body_bytes, faults
+    )
 
 
 def load(model_dir: Path, max_records: int) -> ModelBundle:

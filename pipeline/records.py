@@ -39,11 +39,13 @@ class Prediction(msgspec.Struct):
     probability: float
 
 
-class Predictions(msgspec.Struct):
-    """Output of `score` and body of a successful `POST /predict`."""
+class Predictions(msgspec.Struct, omit_defaults=True):
+    """Output of `score` and body of a successful `POST /predict`; `degraded` (sent only when
+    true) marks the gateway's fallback answer, made without the model."""
 
     predictions: list[Prediction]
     model_version: str
+    degraded: bool = False
 
 
 class ValidationReport(msgspec.Struct):

@@ -53,6 +53,11 @@ def train(directory: Path) -> dict[str, object]:
         "n_test": len(y_test),
         "target": dataset.TARGET,
         "classes": sorted(set(y.tolist())),
+        # What a degraded answer predicts when the model cannot run (the gateway's fallback).
+        "class_prior": {
+            str(c): round(float(n) / len(y_train), 4)
+            for c, n in zip(*np.unique(y_train, return_counts=True), strict=True)
+        },
         "estimator": "GradientBoostingClassifier(n_estimators=100, max_depth=3)",
         "seed": SEED,
         "scikit_learn": sklearn.__version__,

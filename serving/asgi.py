@@ -7,6 +7,7 @@ mapped by `serving.errors.to_response`; health, readiness and metrics mean the s
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -23,8 +24,9 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from pipeline.errors import PipelineError
-from serving import errors, metrics, timing
+from serving import admin, errors, metrics, timing
 from serving.errors import HTTPError, PayloadTooLarge, RouteNotFound
+from serving.faults import Faults
 from serving.protocol import OneWriteProtocol
 from serving.settings import Settings
 
@@ -146,8 +148,10 @@ def create_app(
     ready: Readiness,
     lifespan: Callable[[], AsyncIterator[None]],
     body_limit: int,
+    faults: Faults | None = None,
 ) -> FastAPI:
-    """Assemble an app: the POST routes, GET /healthz, /readyz, /metrics, JSON errors."""
+    """Assemble an app: the POST routes, GET /healthz, /readyz, /metrics, JSON errors, and the
+    admin route when the settings enable it."""
 
     @asynccontextmanager
     async def run(_: FastAPI) -> AsyncIterator[None]:
@@ -174,6 +178,8 @@ def create_app(
     app.add_api_route("/healthz", healthz, methods=["GET"])
     app.add_api_route("/readyz", readyz, methods=["GET"])
     app.add_api_route("/metrics", metrics_page, methods=["GET"])
+    if admin.enabled(settings):
+        _add_admin(app, settings, faults or Faults(()))
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -193,10 +199,26 @@ def create_app(
     return app
 
 
+def _add_admin(app: FastAPI, settings: Settings, faults: Faults) -> None:
+    token, port = settings.admin_token or "", settings.admin_port
+
+    async def admin_faults(request: Request) -> Response:
+        server = request.scope.get("server") or ("", None)
+        if server[1] != port:  # came in on the public listener: there is no such route
+            missing = RouteNotFound(f"no route {request.method} {request.url.path}")
+            return _respond(*errors.to_response(missing))
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        status, body = admin.handle(request.method, await request.body(), headers, faults, token)
+        return _respond(status, body)
+
+    app.add_api_route(admin.PATH, admin_faults, methods=list(admin.ROUTED))
+
+
 def serve(app: FastAPI, settings: Settings) -> None:
-    """Run an app under uvicorn with uvloop and httptools (one write per response), unlogged."""
+    """Run an app under uvicorn with uvloop and httptools (one write per response), unlogged;
+    with the admin listener as a second socket when the settings enable it."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -210,3 +232,16 @@ def serve(app: FastAPI, settings: Settings) -> None:
         # connection the client is about to reuse.
         timeout_keep_alive=75,
     )
+    server = uvicorn.Server(config)
+    sockets = None
+    if admin.enabled(settings):
+        assert settings.admin_port is not None
+        public = config.bind_socket()  # exits as uvicorn does when the port is taken
+        try:
+            sockets = [public, admin.listener(settings.admin_port)]
+        except OSError as exc:
+            log.error("admin port %s: %s", settings.admin_port, exc)
+            sys.exit(uvicorn.config.STARTUP_FAILURE)
+    server.run(sockets=sockets)
+    if not server.started:  # as uvicorn.run: a failed start-up is an exit code, not a 0
+        sys.exit(uvicorn.config.STARTUP_FAILURE)

@@ -4,8 +4,12 @@
      ├── UnsupportedMediaType   415: body is not application/json
      ├── PayloadTooLarge        413: body over the size limit
      ├── RouteNotFound          404 / 405: no such route or method
+     ├── Unauthorized           401: admin request without the right token
+     ├── InvalidFault           422: admin request for a fault that cannot be injected
+     ├── InjectedFault          500: a stage failed on purpose (the `errors` fault)
      └── StageError             a stage of the microservices could not answer
           ├── StageUnavailable  503: connection refused or reset
+          │    └── CircuitOpen  503: the gateway's breaker for the stage is open
           ├── StageTimeout      504: no answer within the stage timeout
           └── StageFailed       502: the stage answered with a server error
 
@@ -17,7 +21,7 @@ from __future__ import annotations
 import msgspec
 
 from pipeline.errors import MalformedBody, PipelineError, RequestError
-from pipeline.records import ErrorBody
+from pipeline.records import ErrorBody, Problem
 
 _encode = msgspec.json.Encoder().encode
 
@@ -28,9 +32,11 @@ class HTTPError(Exception):
     status = 500
     code = "internal_error"
 
-    def __init__(self, message: str, stage: str | None = None) -> None:
+    def __init__(
+        self, message: str, stage: str | None = None, problems: list[Problem] | None = None
+    ) -> None:
         super().__init__(message)
-        self.body = ErrorBody(self.code, message, stage=stage)
+        self.body = ErrorBody(self.code, message, problems or [], stage=stage)
 
 
 class UnsupportedMediaType(HTTPError):
@@ -49,12 +55,28 @@ class MethodNotAllowed(HTTPError):
     status, code = 405, "method_not_allowed"
 
 
+class Unauthorized(HTTPError):
+    status, code = 401, "unauthorized"
+
+
+class InvalidFault(HTTPError):
+    status, code = 422, "invalid_fault"
+
+
+class InjectedFault(HTTPError):
+    status, code = 500, "injected_fault"
+
+
 class StageError(HTTPError):
     """A stage service did not give a usable answer."""
 
 
 class StageUnavailable(StageError):
     status, code = 503, "stage_unavailable"
+
+
+class CircuitOpen(StageUnavailable):
+    code = "circuit_open"
 
 
 class StageTimeout(StageError):

@@ -25,9 +25,22 @@ class Settings:
     # Inter-stage bodies (feature matrices) are larger than the public request.
     max_internal_body_bytes: int = 16 << 20
     stage_urls: Mapping[str, str] = field(default_factory=dict)
+    # The gateway's calls to stages; a timeout of 0 means none (wait as long as it takes).
     stage_timeout_s: float = 2.0
     connect_timeout_s: float = 0.5
     pool_size: int = 100
+    # Connections to any one stage; 0: no limit of its own within pool_size.
+    pool_per_stage: int = 0
+    # Resilience patterns of the gateway (microservices/resilience.py), all off by default.
+    retries: int = 0
+    retry_budget: float = 0.2
+    breaker: bool = False
+    breaker_failures: int = 5
+    breaker_reset_s: float = 1.0
+    fallback: bool = False
+    # The admin listener (serving/admin.py): only with both a port and a token.
+    admin_port: int | None = None
+    admin_token: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ, **overrides: object) -> Settings:
@@ -46,6 +59,15 @@ class Settings:
             ("stage_timeout_s", float),
             ("connect_timeout_s", float),
             ("pool_size", int),
+            ("pool_per_stage", int),
+            ("retries", int),
+            ("retry_budget", float),
+            ("breaker", _flag),
+            ("breaker_failures", int),
+            ("breaker_reset_s", float),
+            ("fallback", _flag),
+            ("admin_port", int),
+            ("admin_token", str),
         ):
             raw = get(name)
             if raw is not None:
@@ -55,3 +77,13 @@ class Settings:
             values["stage_urls"] = urls
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _flag(raw: str) -> bool:
+    """An on/off environment value: 1/true/yes/on or 0/false/no/off."""
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"{raw!r} is not an on/off value; use 1 or 0")

@@ -12,9 +12,11 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from pipeline.errors import PipelineError
-from serving import errors, metrics, timing
+from serving import admin, errors, metrics, timing
 from serving.asgi import JSON, Reply
 from serving.errors import HTTPError, MethodNotAllowed, PayloadTooLarge, RouteNotFound
+from serving.faults import Faults
+from serving.settings import Settings
 
 log = logging.getLogger("archbench.serving")
 
@@ -41,8 +43,11 @@ def create_app(
     routes: Mapping[str, Callable[[bytes], Reply]],
     ready: Callable[[], tuple[bool, dict[str, Any]]],
     body_limit: int,
+    settings: Settings | None = None,
+    faults: Faults | None = None,
 ) -> Flask:
-    """Assemble a Flask app with the POST routes, GET /healthz, /readyz, /metrics, JSON errors."""
+    """Assemble a Flask app with the POST routes, GET /healthz, /readyz, /metrics, JSON errors,
+    and the admin route when the settings enable it."""
     app = Flask(name)
 
     def post_route(path: str, handler: Callable[[bytes], Reply]) -> Callable[[], Response]:
@@ -80,6 +85,20 @@ def create_app(
     def metrics_page() -> Response:
         page, content_type = metrics.exposition()
         return Response(page, 200, content_type=content_type)
+
+    if settings is not None and admin.enabled(settings):
+        token, port = settings.admin_token or "", str(settings.admin_port)
+        state = faults or Faults(())
+
+        def admin_faults() -> Response:
+            if request.environ.get("SERVER_PORT") != port:  # the public listener: no such route
+                missing = RouteNotFound(f"no route {request.method} {request.path}")
+                return _respond(*errors.to_response(missing))
+            headers = {k.lower(): v for k, v in request.headers.items()}
+            status, body = admin.handle(request.method, request.get_data(), headers, state, token)
+            return _respond(status, body)
+
+        app.add_url_rule(admin.PATH, "admin", admin_faults, methods=list(admin.ROUTED))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:

@@ -1,7 +1,9 @@
 """Confine a whole stack to one CPU and memory budget: cgroup v1 where writable, else CPU affinity.
 
 The system under test gets the last CPUs of the machine, the load generator the rest, so the two
-never compete for a core.
+never compete for a core. CPU is shared by the whole stack; memory is also split into one child
+cgroup per service (its share of the budget, as compose limits each container), so that a service
+that outgrows its share is killed by its own limit, not its neighbours.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import contextlib
 import math
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -63,14 +66,32 @@ class Applied:
         return asdict(self)
 
 
-class Confinement:
-    """A cgroup (or, failing that, an affinity mask) that every process of a stack joins."""
+@dataclass(frozen=True)
+class MemoryEvents:
+    """How often a memory cgroup hit its limit and how many processes its OOM killer killed."""
 
-    def __init__(self, name: str, budget: Budget, root: Path = CGROUP_ROOT) -> None:
+    failcnt: int
+    oom_kills: int
+
+
+class Confinement:
+    """A cgroup (or, failing that, an affinity mask) that every process of a stack joins.
+
+    `memory_shares` maps each service to its own memory limit, a child of the stack's cgroup.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        budget: Budget,
+        root: Path = CGROUP_ROOT,
+        memory_shares: Mapping[str, int] | None = None,
+    ) -> None:
         self.budget = budget
         self.cpus = sut_cpus(budget)
         self._paths = {c: root / c / "archbench" / name for c in CONTROLLERS}
         self._root = root
+        self.memory_shares = dict(memory_shares or {})
         self.applied = Applied("affinity", self.cpus, None, None, None)
 
     def apply(self) -> Applied:
@@ -104,21 +125,37 @@ class Confinement:
         quota = int(self.budget.cpus * CFS_PERIOD_US)
         (self._paths["cpu"] / "cpu.cfs_period_us").write_text(str(CFS_PERIOD_US))
         (self._paths["cpu"] / "cpu.cfs_quota_us").write_text(str(quota))
-        (self._paths["memory"] / "memory.limit_in_bytes").write_text(str(self.budget.memory_bytes))
-        swap = self._paths["memory"] / "memory.memsw.limit_in_bytes"
-        if swap.exists():
-            # Without this the stack could swap instead of meeting its memory limit.
-            with contextlib.suppress(OSError):
-                swap.write_text(str(self.budget.memory_bytes))
+        _limit_memory(self._paths["memory"], self.budget.memory_bytes)
+        for service, limit in self.memory_shares.items():
+            self.memory_path(service).mkdir(exist_ok=True)
+            _limit_memory(self.memory_path(service), limit)
 
-    def join(self) -> None:
+    def memory_path(self, service: str | None = None) -> Path:
+        """The memory cgroup of a service (its own when it has a share), or of the stack."""
+        path = self._paths["memory"]
+        return path / service if service in self.memory_shares else path
+
+    def join(self, service: str | None = None) -> None:
         """Move the calling process into the confinement (run in the child before exec)."""
         os.sched_setaffinity(0, self.cpus)
         if self.applied.mechanism != "cgroup-v1":
             return
         pid = str(os.getpid())
-        for path in self._paths.values():
+        for controller, path in self._paths.items():
+            if controller == "memory":
+                path = self.memory_path(service)
             (path / "cgroup.procs").write_text(pid)
+
+    def memory_events(self, service: str | None = None) -> MemoryEvents | None:
+        """Limit hits and OOM kills of a service's memory cgroup so far (cgroup only)."""
+        if self.applied.mechanism != "cgroup-v1":
+            return None
+        path = self.memory_path(service)
+        fields = dict(
+            line.split() for line in (path / "memory.oom_control").read_text().splitlines()
+        )
+        failcnt = int((path / "memory.failcnt").read_text())
+        return MemoryEvents(failcnt, int(fields.get("oom_kill", 0)))
 
     def cpu_usage_ns(self) -> int | None:
         """CPU time used by every process of the stack so far (cgroup only)."""
@@ -145,6 +182,16 @@ class Confinement:
                 time.sleep(0.05)
 
     def _remove_dirs(self) -> None:
-        for path in self._paths.values():
+        children = [self.memory_path(s) for s in self.memory_shares]
+        for path in [*children, *self._paths.values()]:
             if path.exists():
                 path.rmdir()
+
+
+def _limit_memory(path: Path, limit: int) -> None:
+    (path / "memory.limit_in_bytes").write_text(str(limit))
+    swap = path / "memory.memsw.limit_in_bytes"
+    if swap.exists():
+        # Without this the stack could swap instead of meeting its memory limit.
+        with contextlib.suppress(OSError):
+            swap.write_text(str(limit))

@@ -2,7 +2,10 @@
 
 Each service runs in its own process group inside the stack's confinement, with its log in a file.
 Stopping sends SIGTERM to every group, then SIGKILL after a grace period; a child also dies with
-the runner (PR_SET_PDEATHSIG), so no process outlives the harness.
+the runner (PR_SET_PDEATHSIG), so no process outlives the harness. With `restart=True` a
+supervisor (stack.supervisor) starts a dead service again; without it a dead service stays dead
+and `check_alive` reports it. Every service gets an admin listener on 127.0.0.1 (serving.admin)
+guarded by a token made for this stack alone.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import itertools
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -24,7 +28,8 @@ from types import FrameType
 
 from serving.settings import ROOT
 from stack.budget import Applied, Confinement
-from stack.topology import COMMON_ENV, Budget, Service, services
+from stack.supervisor import Restart, Supervisor
+from stack.topology import COMMON_ENV, Budget, Service, services, shares
 
 LOG_ROOT = ROOT / "logs"
 READY_TIMEOUT_S = 60.0
@@ -94,15 +99,25 @@ class Stack:
         budget: Budget | None = None,
         log_dir: Path | None = None,
         env: dict[str, str] | None = None,
+        restart: bool = False,
+        on_restart: Callable[[Restart], None] | None = None,
     ) -> None:
         self.arch = arch
         self.services = services(arch, base_port)
         self.budget = budget or Budget()
         self.log_dir = log_dir or LOG_ROOT / arch
         self.extra_env = env or {}
-        self.confinement = Confinement(f"{arch}-{os.getpid()}-{next(_counter)}", self.budget)
+        memory = {name: limit for name, (_, limit) in shares(arch, self.budget).items()}
+        self.confinement = Confinement(
+            f"{arch}-{os.getpid()}-{next(_counter)}", self.budget, memory_shares=memory
+        )
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.applied: Applied | None = None
+        self.admin_token = secrets.token_urlsafe(32)
+        self.restart = restart
+        self.on_restart = on_restart
+        self.supervisor: Supervisor | None = None
+        self._stopped_restarts: list[Restart] = []
 
     @property
     def entry(self) -> Service:
@@ -115,13 +130,22 @@ class Stack:
     def log_path(self, name: str) -> Path:
         return self.log_dir / f"{name}.log"
 
+    def service(self, name: str) -> Service:
+        return next(s for s in self.services if s.name == name)
+
+    @property
+    def restarts(self) -> list[Restart]:
+        """Every restart so far, kept after the stack stops (empty without the restart policy)."""
+        return self.supervisor.history() if self.supervisor else self._stopped_restarts
+
     def start(self, timeout_s: float = READY_TIMEOUT_S) -> None:
         """Start every service and wait for every /readyz; on failure stop all and raise."""
         for service in self.services:
-            if not port_free(service.port):
-                raise StackError(
-                    f"port {service.port} for service {service.name!r} is already in use"
-                )
+            for port, what in ((service.port, ""), (service.admin_port, "admin ")):
+                if not port_free(port):
+                    raise StackError(
+                        f"{what}port {port} for service {service.name!r} is already in use"
+                    )
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.applied = self.confinement.apply()
         try:
@@ -131,11 +155,30 @@ class Stack:
         except BaseException:
             self.stop()
             raise
+        if self.restart:
+            self.supervisor = Supervisor(self, timeout_s, self.on_restart)
+            self.supervisor.start()
 
     def _spawn(self, service: Service) -> subprocess.Popen[bytes]:
-        env = {**COMMON_ENV, **service.env, **self.extra_env}
+        admin = {
+            "ARCHBENCH_ADMIN_PORT": str(service.admin_port),
+            "ARCHBENCH_ADMIN_TOKEN": self.admin_token,
+        }
+        env = {**COMMON_ENV, **service.env, **admin, **self.extra_env}
         argv = [sys.executable, "-m", service.module, *service.args]
-        return spawn(argv, env, self.log_path(service.name), self.confinement.join)
+        return spawn(
+            argv, env, self.log_path(service.name), lambda: self.confinement.join(service.name)
+        )
+
+    def respawn(self, service: Service) -> subprocess.Popen[bytes]:
+        """Start a service again with the same command, environment and cgroups."""
+        process = self.processes[service.name] = self._spawn(service)
+        return process
+
+    def kill_group(self, pid: int) -> None:
+        """SIGKILL a service's whole process group (its leader's pid)."""
+        with suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
 
     def _wait_ready(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
@@ -143,7 +186,7 @@ class Stack:
         while pending:
             service = pending[0]
             self.check_alive()
-            if self._ready(service):
+            if self.ready(service):
                 pending.pop(0)
                 continue
             if time.monotonic() > deadline:
@@ -154,16 +197,23 @@ class Stack:
                 )
             time.sleep(0.05)
 
-    def _ready(self, service: Service) -> bool:
+    def ready(self, service: Service, timeout_s: float = 1.0) -> bool:
+        """Whether the service answers its readiness probe with 200 now."""
         url = f"http://127.0.0.1:{service.port}{service.ready_path}"
         try:
-            with urllib.request.urlopen(url, timeout=1.0) as response:
+            with urllib.request.urlopen(url, timeout=timeout_s) as response:
                 return bool(response.status == 200)
         except (urllib.error.URLError, OSError):
             return False
 
     def check_alive(self) -> None:
-        """Raise StackError naming the first service whose process has exited."""
+        """Raise StackError naming the first service whose process has exited (with the restart
+        policy: whose restart failed)."""
+        if self.supervisor is not None:
+            if self.supervisor.failure is not None:
+                name, message = self.supervisor.failure
+                raise StackError(message, self.log_path(name))
+            return
         for name, process in self.processes.items():
             code = process.poll()
             if code is not None:
@@ -172,6 +222,10 @@ class Stack:
 
     def stop(self) -> None:
         """SIGTERM every process group, SIGKILL what is left after a grace period, drop cgroups."""
+        if self.supervisor is not None:
+            self.supervisor.stop()
+            self._stopped_restarts = self.supervisor.history()
+            self.supervisor = None
         for process in self.processes.values():
             _signal_group(process, signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_S
@@ -215,9 +269,19 @@ def terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _report_restart(restart: Restart) -> None:
+    print(
+        f"service {restart.service!r} exited with code {restart.exit_code}; restarted, ready "
+        f"again after {restart.restart_s:.1f} s",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def run_until_interrupted(arch: str, base_port: int = 8000) -> None:
-    """`archbench up`: start the stack, print where it is, stop it all on Ctrl-C or SIGTERM."""
-    stack = Stack(arch, base_port)
+    """`archbench up`: start the stack, print where it is, stop it all on Ctrl-C or SIGTERM.
+    A service that dies is restarted, as compose's `restart: unless-stopped` would."""
+    stack = Stack(arch, base_port, restart=True, on_restart=_report_restart)
     with terminate_as_interrupt():
         try:
             stack.start()

@@ -13,6 +13,9 @@ from pipeline.stages import STAGE_NAMES
 
 ARCHITECTURES = ("monolith", "micro", "micro-flask")
 DEFAULT_PORT = 8000
+# Each service's admin listener (loopback only) is its port plus this: a stack's five services
+# use base..base+4, their admin listeners base+5..base+9.
+ADMIN_PORT_OFFSET = 5
 GiB = 1 << 30
 
 # Pin native thread pools to one thread in every process of both architectures: the budget is one
@@ -47,6 +50,10 @@ class Service:
     @property
     def ready_path(self) -> str:
         return "/readyz"
+
+    @property
+    def admin_port(self) -> int:
+        return self.port + ADMIN_PORT_OFFSET
 
 
 def services(
@@ -95,6 +102,11 @@ def shares(arch: str, budget: Budget) -> dict[str, tuple[Fraction, int]]:
     entry = next(s.name for s in services(arch) if s.entry)
     rest = budget.memory_bytes - each * (len(names) - 1)
     return {n: (cpus, rest if n == entry else each) for n in names}
+
+
+def hosting(arch: str, stage: str) -> str:
+    """The service whose process runs a stage: the whole app in the monolith."""
+    return "monolith" if arch == "monolith" else stage
 
 
 def port_args(port: int) -> tuple[str, ...]:

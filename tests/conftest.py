@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import os
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,8 +50,12 @@ def request(
         conn.close()
 
 
-def free_base_port(start: int = 18000, span: int = 5) -> int:
-    """A base port whose next `span` ports are all free, not handed out before in this run."""
+def free_base_port(start: int | None = None, span: int = 10) -> int:
+    """A base port whose next `span` ports (services, then their admin listeners) are all free,
+    not handed out before in this run. Test runs in other checkouts may pick ports at the same
+    time: each run starts its search somewhere else (below the kernel's ephemeral ports)."""
+    if start is None:
+        start = 18000 + os.getpid() % 140 * 100
     for base in range(start, 60000, 10):
         if base not in _used_bases and all(port_free(base + i) for i in range(span)):
             _used_bases.add(base)

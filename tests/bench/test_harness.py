@@ -42,7 +42,10 @@ def bench(results: Path, port: int, *flags: str) -> subprocess.CompletedProcess[
 def run_dir(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Path:
     results = tmp_path_factory.mktemp("results")
     port = free_base_port()
-    done = bench(results, port, "--arch", "monolith,micro", "--duration", "2", "--label", "t")
+    # the fault runs have their own tests (test_faults.py)
+    scenarios = "capacity,steady,spike,ramp"
+    flags = ("--arch", "monolith,micro", "--scenario", scenarios, "--duration", "2", "--label", "t")
+    done = bench(results, port, *flags)
     assert done.returncode == 0, done.stderr
     assert not processes_on_ports({port + i for i in range(5)})
     return (results / "latest").resolve()
