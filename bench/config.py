@@ -6,9 +6,16 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from bench.shapes import CAPACITY_FRACTIONS, SCENARIOS
+from pipeline.stages import STAGE_NAMES
+from pipeline.train import VARIANTS
+from serving.settings import ROOT
 from stack.topology import ARCHITECTURES, Budget
 
 DEFAULT_ARCHS = ("monolith", "micro")
+PROFILES = ("default", "full")
+# Parts the harness runs itself (not Locust scenarios); the full profile adds them.
+COST_PARTS = ("scaling", "sweep")
+DEFAULT_PRICES = ROOT / "bench" / "prices.toml"
 
 
 class ConfigError(ValueError):
@@ -45,6 +52,25 @@ class BenchConfig:
     label: str = "bench"
     base_port: int = 8000
     budget: Budget = field(default_factory=Budget)
+    profile: str = "default"
+    # cost: prices file; each stack start is sampled at rest for idle_s after a short settle
+    prices: str = str(DEFAULT_PRICES)
+    idle_s: float = 2.0
+    # scaling: capacity with more replicas of one stage, or more monolith workers, same budget
+    scaling_stage: str = "score"
+    scaling_replicas: tuple[int, ...] = (1, 2, 3)
+    # sweep: model variants x batch sizes, one request at a time for sweep_s each
+    sweep_models: tuple[str, ...] = VARIANTS
+    sweep_batches: tuple[int, ...] = (1, 8, 32)
+    sweep_s: float = 5.0
+
+    def runs(self, part: str) -> bool:
+        """Whether a harness part (scaling, sweep) runs: asked for, or in the full profile."""
+        return part in self.scenarios or (self.profile == "full" and part in COST_PARTS)
+
+    @property
+    def locust_scenarios(self) -> tuple[str, ...]:
+        return tuple(s for s in self.scenarios if s in SCENARIOS)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,10 +83,26 @@ class BenchConfig:
                     f"unknown architecture {arch!r}; choose from: {', '.join(ARCHITECTURES)}"
                 )
         for scenario in self.scenarios:
-            if scenario not in SCENARIOS:
+            if scenario not in (*SCENARIOS, *COST_PARTS):
                 raise ConfigError(
-                    f"unknown scenario {scenario!r}; choose from: {', '.join(SCENARIOS)}"
+                    f"unknown scenario {scenario!r}; choose from: "
+                    f"{', '.join((*SCENARIOS, *COST_PARTS))}"
                 )
+        if self.profile not in PROFILES:
+            raise ConfigError(
+                f"unknown profile {self.profile!r}; choose from: {', '.join(PROFILES)}"
+            )
+        if self.scaling_stage not in STAGE_NAMES:
+            raise ConfigError(
+                f"cannot scale {self.scaling_stage!r}; choose from: {', '.join(STAGE_NAMES)}"
+            )
+        if not self.scaling_replicas or min(self.scaling_replicas) < 1:
+            raise ConfigError(f"replica counts must be 1 or more, not {self.scaling_replicas}")
+        for model in self.sweep_models:
+            if model not in VARIANTS:
+                raise ConfigError(f"unknown model {model!r}; choose from: {', '.join(VARIANTS)}")
+        if not self.sweep_batches or min(self.sweep_batches) < 1:
+            raise ConfigError(f"batch sizes must be 1 or more, not {self.sweep_batches}")
         if not self.archs or not self.scenarios:
             raise ConfigError("choose at least one architecture and one scenario")
         positive = {
@@ -80,6 +122,8 @@ class BenchConfig:
             raise ConfigError(f"--invalid-share must be between 0 and 1, not {self.invalid_share}")
         if self.warmup_s < 0:
             raise ConfigError(f"--warmup must be 0 or more, not {self.warmup_s}")
+        if self.idle_s <= 0 or self.sweep_s <= 0:
+            raise ConfigError("idle and sweep durations must be greater than 0")
         return self
 
     def with_duration(self, seconds: float) -> BenchConfig:
@@ -91,6 +135,7 @@ class BenchConfig:
             spike_s=seconds,
             step_s=max(1.0, round(seconds / steps * 2) / 2),
             ramp_hold_s=max(1.0, seconds / 3),
+            sweep_s=max(1.0, seconds / 2),
         )
 
 
@@ -104,5 +149,7 @@ QUICK = BenchConfig(
     spike_s=6.0,
     ramp_users=8,
     ramp_hold_s=2.0,
+    idle_s=1.0,
+    sweep_s=2.0,
     label="quick",
 )

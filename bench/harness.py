@@ -1,8 +1,10 @@
 """`archbench bench`: both architectures × the scenarios × repetitions, into one result folder.
 
 For each run the stack starts inside its budget, Locust runs headless on the generator's CPU, a
-sampler records resources, and the raw record is summarised. Ctrl-C stops every process within
-seconds and keeps what was gathered, marked incomplete.
+sampler records resources, and the raw record is summarised. Every stack start is recorded
+(ready times, footprint at rest) for the cost figures; the scaling and sweep parts (bench.scaling,
+bench.sweep) and the capacity plan (bench.plan) follow when asked for. Ctrl-C stops every process
+within seconds and keeps what was gathered, marked incomplete.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import analysis, resources
+from bench import analysis, cost, plan, resources, scaling, sweep
 from bench.config import BenchConfig
 from bench.progress import Display
 from bench.results import RESULTS_ROOT, RunFolder, environment
@@ -65,8 +68,16 @@ def locust_command(
     return argv
 
 
-def locust_argv(config: BenchConfig, job: Job, url: str, rate: float, out: Path) -> list[str]:
-    """The Locust command for one job: its scenario, the schedule's figures, where to write."""
+def locust_argv(
+    config: BenchConfig,
+    job: Job,
+    url: str,
+    rate: float,
+    out: Path,
+    extra: Mapping[str, object] | None = None,
+) -> list[str]:
+    """The Locust command for one job: its scenario, the schedule's figures, where to write;
+    `extra` options override or add to these."""
     duration = {"spike": config.spike_s, "ramp": config.ramp_hold_s}.get(
         job.scenario, config.steady_s
     )
@@ -94,6 +105,7 @@ def locust_argv(config: BenchConfig, job: Job, url: str, rate: float, out: Path)
             "--exit-code-on-error": 0,
             "--only-summary": True,
             "--loglevel": "WARNING",
+            **(extra or {}),
         },
     )
 
@@ -127,11 +139,16 @@ class Bench:
     def __init__(self, config: BenchConfig, display: Display, root: Path | None = None) -> None:
         self.config = config
         self.display = display
+        # Before the folder exists: a bad price file is the user's mistake, not a run.
+        self.prices = cost.load_prices(Path(config.prices))
         self.folder = RunFolder.create(config.label, root or RESULTS_ROOT)
         self.summaries: dict[str, dict[str, Any]] = {}
         self.summary: dict[str, Any] = {}
         self.rate: float | None = config.rate
         self.generator_cpus = generator_cpus(config.budget)
+        # Per-run figures of the scaling and sweep parts, kept as they come (Ctrl-C keeps them).
+        self.scaling_runs: list[dict[str, Any]] = []
+        self.sweep_runs: list[dict[str, Any]] = []
 
     def run(self) -> Path:
         """Run every job; on Ctrl-C or SIGTERM keep what is done and mark the run incomplete."""
@@ -161,6 +178,7 @@ class Bench:
             "runs": self.summaries,
             "by_arch": analysis.aggregate(self.summaries, config.archs, config.scenarios),
         }
+        self.summary.update(self._cost_parts())
         self.folder.write_json("summary.json", self.summary)
         if failure is not None:
             raise failure
@@ -175,14 +193,37 @@ class Bench:
             for arch in archs:
                 yield arch, rep, scenarios
 
+    def _cost_parts(self) -> dict[str, Any]:
+        """The summary keys of issue 6 (cost, scaling, sweep, plan), each only when measured."""
+        config, parts = self.config, dict[str, Any]()
+        validity = {k: s["validity"]["valid"] for k, s in self.summaries.items()}
+        figures = cost.summarize(
+            self.folder.path, config.archs, config.budget, self.prices, validity
+        )
+        if figures:
+            parts["cost"] = figures
+        if self.scaling_runs:
+            parts["scaling"] = scaling.summarize(self.scaling_runs)
+        if self.sweep_runs:
+            points = sweep.summarize(self.sweep_runs)
+            parts["sweep"], parts["sweep_crossover"] = points, sweep.crossover(points)
+        planned = plan.from_summary({**self.summary, **parts}, config.slo_ms, self.prices)
+        if planned is not None:
+            parts["plan"] = planned
+        return parts
+
     def _run_all(self) -> None:
         config = self.config
+        locust_scenarios = config.locust_scenarios
         phases = [
-            [s for s in config.scenarios if s == "capacity"],
-            [s for s in config.scenarios if s != "capacity"],
+            [s for s in locust_scenarios if s == "capacity"],
+            [s for s in locust_scenarios if s != "capacity"],
         ]
-        total = sum(planned_seconds(config, s) + 6 for s in config.scenarios)
-        self.display.start(total * config.repeat * len(config.archs))
+        starts = sum(1 for phase in phases if phase) * config.repeat * len(config.archs)
+        total = sum(planned_seconds(config, s) + 6 for s in locust_scenarios)
+        total = total * config.repeat * len(config.archs) + starts * self.start_seconds()
+        total += scaling.planned_seconds(self) + sweep.planned_seconds(self)
+        self.display.start(total)
         for phase in phases:
             if not phase:
                 continue
@@ -190,6 +231,14 @@ class Bench:
                 self.rate = self._common_rate()
             for arch, rep, scenarios in self._jobs(phase):
                 self._run_stack(arch, rep, scenarios)
+        if config.runs("scaling"):
+            scaling.run(self)
+        if config.runs("sweep"):
+            sweep.run(self)
+
+    def start_seconds(self) -> float:
+        """Roughly how long a stack start takes with its footprint at rest, for the progress bar."""
+        return resources.SETTLE_S + self.config.idle_s + 5.0
 
     def _common_rate(self) -> float:
         """The steady rate: a fraction of the lowest capacity measured (median over reps)."""
@@ -207,19 +256,62 @@ class Bench:
         return round(min(known) * self.config.rate_fraction, 1)
 
     def _run_stack(self, arch: str, rep: int, scenarios: list[str]) -> None:
-        log_dir = self.folder.path / "logs" / f"{arch}-rep{rep}-{scenarios[0]}"
+        name = f"rep{rep}-{scenarios[0]}"
         self.display.phase(f"starting {arch}", arch, scenarios[0], rep)
-        with Stack(arch, self.config.base_port, self.config.budget, log_dir) as stack:
+        start = self.folder.path / "raw" / "start" / arch / f"{name}.json"
+        with self.stack(arch, f"{arch}-{name}", start) as stack:
             for scenario in scenarios:
                 self._run_job(stack, Job(arch, scenario, rep))
 
-    def _run_job(self, stack: Stack, job: Job) -> None:
+    @contextmanager
+    def stack(
+        self,
+        arch: str,
+        log_name: str,
+        start_record: Path,
+        replicas: Mapping[str, int] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Iterator[Stack]:
+        """A started stack in the budget whose start is recorded in `start_record` (spawn and
+        ready times, samples at rest: bench.cost reads them); stopped on leaving."""
+        log_dir = self.folder.path / "logs" / log_name
         config = self.config
-        out = self.folder.path / "raw" / job.key
+        with Stack(arch, config.base_port, config.budget, log_dir, env, replicas) as stack:
+            rows = resources.at_rest(stack, config.idle_s)
+            record = {
+                "arch": arch,
+                "replicas": stack.replicas,
+                "spawned_unix": stack.spawned_unix,
+                "ready_unix": stack.ready_unix,
+                "idle": rows,
+            }
+            start_record.parent.mkdir(parents=True, exist_ok=True)
+            with start_record.open("x") as f:
+                json.dump(record, f)
+            yield stack
+
+    def _run_job(self, stack: Stack, job: Job) -> None:
+        def keep(summary: dict[str, Any]) -> None:
+            self.summaries[job.key] = summary
+
+        self.drive(stack, job, self.folder.path / "raw" / job.key, keep)
+
+    def drive(
+        self,
+        stack: Stack,
+        job: Job,
+        out: Path,
+        keep: Callable[[dict[str, Any]], None],
+        extra: Mapping[str, object] | None = None,
+        planned_s: float | None = None,
+    ) -> None:
+        """Run one Locust job against a started stack, raw data into `out`; `keep` receives its
+        summary (also when Ctrl-C cut the job short, before KeyboardInterrupt goes on)."""
+        config = self.config
         out.mkdir(parents=True)
         rate = self.rate or config.fallback_rate
-        argv = locust_argv(config, job, stack.url, rate, out)
-        planned = planned_seconds(config, job.scenario)
+        argv = locust_argv(config, job, stack.url, rate, out, extra)
+        planned = planned_s if planned_s is not None else planned_seconds(config, job.scenario)
         self.display.phase("running", job.arch, job.scenario, job.rep)
         locust = start_locust(argv, self.generator_cpus, out / "locust.log")
         started = time.monotonic()
@@ -240,7 +332,7 @@ class Bench:
             stop_group(locust)
         (out / "samples.json").write_text(json.dumps(sampler.rows))
         self.display.advance(planned + 6, done=True)
-        self.summaries[job.key] = self._summarize(job, out, sampler.rows, stack)
+        keep(self._summarize(job, out, sampler.rows, stack))
         if interrupted:
             raise KeyboardInterrupt
 

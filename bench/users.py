@@ -76,6 +76,9 @@ def _add_options(parser: Any) -> None:
     group.add_argument("--invalid-share", type=float, default=payloads.DEFAULT_INVALID_SHARE)
     group.add_argument("--record-file", default="", help="where to write exact latencies")
     group.add_argument(
+        "--batch-size", type=int, default=0, help="records per predict request (0: the mix's)"
+    )
+    group.add_argument(
         "--mix",
         default=",".join(payloads.DEFAULT_MIX),
         help="request names to send, with their default weights: "
@@ -94,6 +97,8 @@ def payload_cycle(options: Any) -> Iterator[payloads.Payload]:
     if unknown or not names:
         raise ValueError(f"--mix {options.mix!r}: choose from {', '.join(payloads.DEFAULT_MIX)}")
     mix = {n: payloads.DEFAULT_MIX[n] for n in names}
+    if options.batch_size:
+        mix = payloads.with_batch(mix, options.batch_size)
     return itertools.cycle(
         payloads.pool(options.payload_seed, invalid_share=options.invalid_share, mix=mix)
     )

@@ -193,11 +193,17 @@ def create_app(
     return app
 
 
-def serve(app: FastAPI, settings: Settings) -> None:
-    """Run an app under uvicorn with uvloop and httptools (one write per response), unlogged."""
+def serve(app: FastAPI | str, settings: Settings, workers: int = 1) -> None:
+    """Run an app under uvicorn with uvloop and httptools (one write per response), unlogged.
+
+    With `workers` > 1, `app` names a factory ("module:function") that each worker process calls;
+    the workers share the one listening socket (uvicorn's supervisor binds it).
+    """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     uvicorn.run(
         app,
+        factory=isinstance(app, str),
+        workers=workers,
         host=settings.host,
         port=settings.port,
         loop="uvloop",

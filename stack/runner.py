@@ -17,7 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
@@ -85,7 +85,12 @@ def spawn(
 
 
 class Stack:
-    """One architecture's processes, started within a budget, stopped without orphans."""
+    """One architecture's processes, started within a budget, stopped without orphans.
+
+    `replicas` scales a stage out, or the monolith to several workers (stack.topology).
+    `spawned_unix` and `ready_unix` keep when each service was started and first answered its
+    /readyz (every pending service is probed each round, 50 ms apart).
+    """
 
     def __init__(
         self,
@@ -94,15 +99,19 @@ class Stack:
         budget: Budget | None = None,
         log_dir: Path | None = None,
         env: dict[str, str] | None = None,
+        replicas: Mapping[str, int] | None = None,
     ) -> None:
         self.arch = arch
-        self.services = services(arch, base_port)
+        self.replicas = dict(replicas or {})
+        self.services = services(arch, base_port, replicas=replicas)
         self.budget = budget or Budget()
         self.log_dir = log_dir or LOG_ROOT / arch
         self.extra_env = env or {}
         self.confinement = Confinement(f"{arch}-{os.getpid()}-{next(_counter)}", self.budget)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.applied: Applied | None = None
+        self.spawned_unix: dict[str, float] = {}
+        self.ready_unix: dict[str, float] = {}
 
     @property
     def entry(self) -> Service:
@@ -127,6 +136,7 @@ class Stack:
         try:
             for service in self.services:
                 self.processes[service.name] = self._spawn(service)
+                self.spawned_unix[service.name] = time.time()
             self._wait_ready(timeout_s)
         except BaseException:
             self.stop()
@@ -141,15 +151,19 @@ class Stack:
         deadline = time.monotonic() + timeout_s
         pending = list(self.services)
         while pending:
-            service = pending[0]
             self.check_alive()
-            if self._ready(service):
-                pending.pop(0)
-                continue
+            # Probe every pending service each round, so each one's ready time is its own.
+            for service in list(pending):
+                if self._ready(service):
+                    self.ready_unix[service.name] = time.time()
+                    pending.remove(service)
+            if not pending:
+                return
             if time.monotonic() > deadline:
-                path = self.log_path(service.name)
+                path = self.log_path(pending[0].name)
                 raise StackError(
-                    f"service {service.name!r} was not ready within {timeout_s:.0f} s; log: {path}",
+                    f"service {pending[0].name!r} was not ready within {timeout_s:.0f} s; "
+                    f"log: {path}",
                     path,
                 )
             time.sleep(0.05)
