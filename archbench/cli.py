@@ -83,6 +83,16 @@ def _loadperf(args: argparse.Namespace) -> None:
         raise UserError(str(exc)) from None
 
 
+def _numbers(flag: str, text: str | None) -> tuple[int, ...] | None:
+    """A comma-separated list of whole numbers from a flag, or one line saying what is valid."""
+    if text is None:
+        return None
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise UserError(f"{flag} takes whole numbers separated by commas, not {text!r}") from None
+
+
 def _bench(args: argparse.Namespace) -> None:
     import os
     from dataclasses import replace
@@ -109,6 +119,9 @@ def _bench(args: argparse.Namespace) -> None:
         "seed": args.seed,
         "profile": args.profile,
         "prices": str(cost.prices_path(args.prices)),
+        "scaling_replicas": _numbers("--replicas", args.replicas),
+        "sweep_models": tuple(args.models.split(",")) if args.models else None,
+        "sweep_batches": _numbers("--batches", args.batches),
     }
     try:
         config = replace(config, **{k: v for k, v in chosen.items() if v is not None}).check()
@@ -137,7 +150,8 @@ def _bench(args: argparse.Namespace) -> None:
     finally:
         display.stop()
     summary = bench.summary
-    render(summary)
+    if summary["by_arch"]:
+        render(summary)
     cost_table.render(summary)
     print(f"results: {path}")
     if summary["status"] != "complete":
@@ -222,7 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     loadperf.set_defaults(func=_loadperf)
     bench = sub.add_parser("bench", help="measure both architectures under load")
     bench.add_argument("--arch", help="comma-separated: monolith, micro, micro-flask")
-    bench.add_argument("--scenario", help="comma-separated: capacity, steady, spike, ramp")
+    bench.add_argument(
+        "--scenario", help="comma-separated: capacity, steady, spike, ramp, scaling, sweep"
+    )
     bench.add_argument("--duration", type=float, help="measured seconds per scenario")
     bench.add_argument("--slo-ms", type=float, help="p99 latency objective (default 100)")
     bench.add_argument("--repeat", type=int, help="repetitions of each scenario (default 3)")
@@ -234,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="the short smoke-check preset")
     bench.add_argument("--profile", help="default, or full: adds the scaling and sweep parts")
     bench.add_argument("--prices", help="price file (default: ARCHBENCH_PRICES, bench/prices.toml)")
+    bench.add_argument("--replicas", help="scaling: replica counts, e.g. 1,2,3")
+    bench.add_argument("--models", help="sweep: model variants, e.g. light,medium,heavy")
+    bench.add_argument("--batches", help="sweep: batch sizes, e.g. 1,8,32")
     bench.add_argument("--results-dir", type=Path, default=None, help="default: results/")
     bench.set_defaults(func=_bench)
 

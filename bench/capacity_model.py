@@ -97,6 +97,8 @@ def erlang_c(servers: int, load: float) -> float:
     blocking = 1.0  # Erlang B by its stable recursion, then C from B
     for k in range(1, servers + 1):
         blocking = load * blocking / (k + load * blocking)
+        if blocking < 1e-18:  # only falls from here on: no request waits, to any precision
+            return 0.0
     rho = load / servers
     return blocking / (1 - rho * (1 - blocking))
 
@@ -139,7 +141,7 @@ def capacity_rps(model: Model, deployment: Deployment, slo_ms: float) -> float:
     low, high = 0.0, max_rps(model, deployment)
     if p99_ms(model, deployment, 0.0) > slo_ms:
         return 0.0
-    for _ in range(60):
+    for _ in range(40):
         middle = (low + high) / 2
         if p99_ms(model, deployment, middle) <= slo_ms:
             low = middle
@@ -180,18 +182,22 @@ def core_steps(max_cores: int) -> list[float]:
 
 def smallest_for(model: Model, rate_rps: float, slo_ms: float, max_cores: int) -> Deployment | None:
     """The fewest cores (with deployment_for's replicas) that serve the rate within the objective;
-    None if even `max_cores` do not. Capacity grows with cores, so a binary search finds it."""
+    None if even `max_cores` do not. Capacity grows with cores: an exponential then a binary
+    search find it without modelling far larger deployments than needed."""
     steps = core_steps(max_cores)
 
-    def enough(cores: float) -> bool:
-        return capacity_rps(model, deployment_for(model, cores), slo_ms) >= rate_rps
+    def enough(i: int) -> bool:
+        return capacity_rps(model, deployment_for(model, steps[i]), slo_ms) >= rate_rps
 
-    if not enough(steps[-1]):
-        return None
-    low, high = 0, len(steps) - 1
+    high = 0
+    while not enough(high):
+        if high == len(steps) - 1:
+            return None
+        high = min(len(steps) - 1, 2 * high + 1)
+    low = (high - 1) // 2 if high else 0
     while low < high:
         middle = (low + high) // 2
-        if enough(steps[middle]):
+        if enough(middle):
             high = middle
         else:
             low = middle + 1
