@@ -142,9 +142,9 @@ def idle(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "cpu_percent": 100 * cpu_s / span_s,
         }
     memory = [r["cgroup_memory_bytes"] for r in rows if r.get("cgroup_memory_bytes") is not None]
-    cgroup_ns = [first.get("cgroup_cpu_ns"), last.get("cgroup_cpu_ns")]
-    if None not in cgroup_ns:
-        total_cpu = 100 * (cgroup_ns[1] - cgroup_ns[0]) / 1e9 / span_s
+    begin_ns, end_ns = first.get("cgroup_cpu_ns"), last.get("cgroup_cpu_ns")
+    if begin_ns is not None and end_ns is not None:
+        total_cpu = 100 * (end_ns - begin_ns) / 1e9 / span_s
     else:
         total_cpu = sum(s["cpu_percent"] for s in services.values())
     return {
