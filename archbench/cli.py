@@ -163,7 +163,7 @@ def _bench(args: argparse.Namespace) -> None:
 
 
 def _plan(args: argparse.Namespace) -> None:
-    from bench import cost, cost_table, plan
+    from bench import cost, cost_table, demand, plan
     from bench.config import ConfigError
     from bench.results import RESULTS_ROOT
 
@@ -176,7 +176,7 @@ def _plan(args: argparse.Namespace) -> None:
         summary, measured_slo_ms = plan.read_run(args.run_dir or RESULTS_ROOT / "latest")
     except (ConfigError, plan.PlanError) as exc:
         raise UserError(str(exc)) from None
-    found = plan.models_of(summary)
+    found = demand.models_of(summary)
     if not found:
         raise UserError("the run has no capacity or steady run to model; run `archbench bench`")
     planned = plan.from_summary(summary, args.slo_ms, prices, measured_slo_ms)

@@ -228,12 +228,13 @@ def steady(
     }
 
 
-def _median(values: Sequence[Any]) -> Any:
-    """The median; byte counts stay whole numbers."""
-    if not values:
+def median(values: Sequence[Any]) -> Any:
+    """The median of the values present (None if none); byte counts stay whole numbers."""
+    present = [v for v in values if v is not None]
+    if not present:
         return None
-    middle = statistics.median(values)
-    return round(middle) if all(isinstance(v, int) for v in values) else middle
+    middle = statistics.median(present)
+    return round(middle) if all(isinstance(v, int) for v in present) else middle
 
 
 def _median_of(figures: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -243,12 +244,12 @@ def _median_of(figures: Sequence[dict[str, Any]]) -> dict[str, Any]:
     for name in names:
         per = [f["services"][name] for f in figures if name in f["services"]]
         if isinstance(per[0], dict):
-            out["services"][name] = {k: _median([p[k] for p in per]) for k in per[0]}
+            out["services"][name] = {k: median([p[k] for p in per]) for k in per[0]}
         else:
-            out["services"][name] = _median(per)
+            out["services"][name] = median(per)
     for key in figures[0]:
         if key != "services":
-            out[key] = _median([f[key] for f in figures if f.get(key) is not None])
+            out[key] = median([f[key] for f in figures if f.get(key) is not None])
     out["starts"] = len(figures)
     return out
 

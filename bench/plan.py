@@ -2,12 +2,7 @@
 against the capacities measured on this machine, extrapolated to 64 cores, and the answer to
 "at R requests per second within an objective, which architecture is cheaper, and by how much?".
 
-Inputs, from summary.json: per service CPU-ms per request (`runs[capacity/...].resources`, near
-saturation, median over valid repetitions; steady runs when there is no capacity run), stage
-compute (Server-Timing means of the steady runs, weighted by the request mix), a low-load p99
-(steady runs; else the lowest capacity step), memory (the steady cgroup memory of `cost`, split
-among services by their PSS; a further replica's memory from `scaling` where measured, else the
-same as the first), and the budget's cores.
+The models' inputs are bench.demand's.
 
 summary.json key `plan`:
 
@@ -35,15 +30,14 @@ else the relative distance to the nearer end (negative: the model predicts less)
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from bench import capacity_model as cm
 from bench.cost import Prices
+from bench.demand import hops, models_of
 from bench.results import ResultsError, read_json
-from pipeline.stages import STAGE_NAMES
-from serving.timing import HOP_SUFFIX
 
 DEFAULT_SLO_MS = 100.0
 MAX_CORES = 64
@@ -53,150 +47,6 @@ RATES_RPS = (10, 30, 100, 300, 1000, 3000, 10000, 30000)
 
 class PlanError(Exception):
     """The run folder cannot answer the plan (missing, or without the needed runs)."""
-
-
-def _runs(summary: Mapping[str, Any], scenario: str, arch: str) -> list[dict[str, Any]]:
-    runs = [r for k, r in summary.get("runs", {}).items() if k.startswith(f"{scenario}/{arch}/")]
-    valid = [r for r in runs if r["validity"]["valid"]]
-    return [r for r in valid or runs if r.get("resources")]
-
-
-def _median(values: Sequence[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return statistics.median(present) if present else None
-
-
-def _compute_ms(runs: Sequence[Mapping[str, Any]]) -> dict[str, float]:
-    """Mean stage compute per request of the mix (ms), per stage, over runs."""
-    per_run = []
-    for run in runs:
-        measured, timings = run.get("measured") or {}, run.get("stage_ms") or {}
-        counts = {n: m["ok"] for n, m in measured.items() if n != "all"}
-        total = sum(counts.values())
-        if total:
-            per_run.append(
-                {
-                    s: sum(counts.get(n, 0) * t.get(s, 0.0) for n, t in timings.items()) / total
-                    for s in STAGE_NAMES
-                }
-            )
-    return {s: statistics.median(r[s] for r in per_run) for s in STAGE_NAMES} if per_run else {}
-
-
-def _hops_per_request(runs: Sequence[Mapping[str, Any]]) -> float | None:
-    values = []
-    for run in runs:
-        measured, timings = run.get("measured") or {}, run.get("stage_ms") or {}
-        counts = {n: m["ok"] for n, m in measured.items() if n != "all" and n in timings}
-        if sum(counts.values()):
-            hops = {n: sum(1 for k in timings[n] if k.endswith(HOP_SUFFIX)) for n in counts}
-            values.append(sum(counts[n] * hops[n] for n in counts) / sum(counts.values()))
-    return _median(values)
-
-
-def _measured_cores(runs: Sequence[Mapping[str, Any]]) -> float:
-    for run in runs:
-        budget = run.get("budget") or {}
-        if budget.get("cpu_quota"):
-            return float(budget["cpu_quota"])
-        if budget.get("cpus"):
-            return float(len(budget["cpus"]))
-    return 1.0
-
-
-def model_of(summary: Mapping[str, Any], arch: str) -> tuple[cm.Model, dict[str, Any]] | None:
-    """The capacity model of one architecture from a run summary, and its inputs for the
-    record; None if the run has no capacity or steady run of it."""
-    capacity, steady = _runs(summary, "capacity", arch), _runs(summary, "steady", arch)
-    demand_runs = capacity or steady
-    if not demand_runs:
-        return None
-    names = sorted({n for r in demand_runs for n in r["resources"]["services"]})
-    cpu: dict[str, float | None] = {
-        n: _median(
-            [r["resources"]["services"].get(n, {}).get("cpu_ms_per_request") for r in demand_runs]
-        )
-        for n in names
-    }
-    demand = {n: v for n, v in cpu.items() if v is not None and v > 0}
-    if len(demand) != len(cpu):
-        return None
-    memory_runs = steady or demand_runs
-    pss = {
-        n: _median(
-            [r["resources"]["services"].get(n, {}).get("pss_bytes_mean") for r in memory_runs]
-        )
-        or 0.0
-        for n in names
-    }
-    occupied = ((summary.get("cost") or {}).get(arch) or {}).get("runs") or {}
-    used = _median([r.get("memory_bytes") for r in occupied.values()])
-    scale = used / sum(pss.values()) if used and sum(pss.values()) else 1.0
-    added = _added_memory(summary, arch)
-    compute = _compute_ms(steady or demand_runs)
-    stations, described = [], {}
-    for name in names:
-        own = compute.get(name, 0.0) if name in STAGE_NAMES else 0.0
-        if name == "monolith":
-            own = sum(compute.values())
-        memory = pss[name] * scale
-        further = added.get(name, memory)
-        stations.append(cm.Station(name, demand[name], memory, further))
-        described[name] = {
-            "cpu_ms_per_request": demand[name],
-            "compute_ms": own,
-            "overhead_ms": max(0.0, demand[name] - own),
-            "memory_bytes": memory,
-            "added_memory_bytes": further,
-        }
-    cores = _measured_cores(demand_runs)
-    model = cm.Model(arch, tuple(stations), 0.0)
-    base = _base_p99(model, cores, steady, capacity)
-    model = cm.Model(arch, model.stations, base)
-    record = {
-        "stations": described,
-        "cpu_ms_per_request": model.cpu_ms,
-        "base_p99_ms": base,
-        "measured_cores": cores,
-    }
-    return model, record
-
-
-def _added_memory(summary: Mapping[str, Any], arch: str) -> dict[str, float]:
-    """Memory per further replica of the scaled station, from the scaling points."""
-    points = (summary.get("scaling") or {}).get(arch) or []
-    per_replica = [
-        p["memory_added_bytes"] / (p["replicas"] - 1)
-        for p in points
-        if p["replicas"] > 1 and p.get("memory_added_bytes") is not None
-    ]
-    if not points or not per_replica:
-        return {}
-    scaled = "monolith" if points[0]["scaled"] == "monolith-workers" else points[0]["scaled"]
-    return {scaled: max(0.0, statistics.median(per_replica))}
-
-
-def _base_p99(
-    model: cm.Model, cores: float, steady: Sequence[Mapping[str, Any]], capacity: Sequence[Any]
-) -> float:
-    """The no-queueing p99: a low-load p99 minus the model's wait there, at least the CPU work."""
-    at_rest = cm.Deployment(cores, {s.name: 1 for s in model.stations})
-    points = []
-    for run in steady:
-        everything = run["measured"]["all"]
-        points.append((everything["throughput_rps"], everything["intended_ms"].get("p99")))
-    if not points:
-        for run in capacity:
-            steps = run.get("steps") or []
-            if steps:
-                points.append((steps[0]["achieved_rps"], steps[0]["p99_ms"]))
-    bases = []
-    for rate, p99 in points:
-        if p99 is None:
-            continue
-        wait = max(cm.wait_p99_ms(q, rate) for q in cm.queues(model, at_rest))
-        bases.append(p99 - wait)
-    return max(model.cpu_ms, _median(bases) or 0.0)
 
 
 def _error(predicted: float, low: float, high: float | None) -> float:
@@ -287,12 +137,6 @@ def compare(choices: Mapping[str, dict[str, Any] | None]) -> tuple[str | None, f
     return best, 1 - priced[best] / priced[worst]
 
 
-def models_of(summary: Mapping[str, Any]) -> dict[str, tuple[cm.Model, dict[str, Any]]]:
-    archs = dict.fromkeys(r.get("arch") for r in summary.get("runs", {}).values() if r.get("arch"))
-    found = {a: model_of(summary, a) for a in archs}
-    return {a: m for a, m in found.items() if m is not None}
-
-
 def from_summary(
     summary: Mapping[str, Any],
     slo_ms: float,
@@ -347,28 +191,13 @@ def from_summary(
         "measured_slo_ms": measured_slo_ms or slo_ms,
         "prices": prices.as_dict(),
         "model": {a: r for a, (_, r) in found.items()},
-        "hops": _hops(summary, found),
+        "hops": hops(summary, found),
         "validation_error": statistics.fmean(errors) if errors else None,
         "validation_error_max": max(errors) if errors else None,
         "validation": checked,
         "points": points,
         "by_rate": by_rate,
     }
-
-
-def _hops(
-    summary: Mapping[str, Any], found: Mapping[str, tuple[cm.Model, Any]]
-) -> dict[str, float] | None:
-    """CPU per hop: what the microservices spend beyond the monolith, per hop of the mix."""
-    if "monolith" not in found or "micro" not in found:
-        return None
-    hops = _hops_per_request(
-        _runs(summary, "steady", "micro") or _runs(summary, "capacity", "micro")
-    )
-    if not hops:
-        return None
-    extra = found["micro"][0].cpu_ms - found["monolith"][0].cpu_ms
-    return {"hops_per_request": hops, "cpu_ms_per_hop": extra / hops}
 
 
 def read_run(run_dir: Path) -> tuple[dict[str, Any], float]:

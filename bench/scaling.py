@@ -29,7 +29,6 @@ capacity run, `idle_*` the footprint at rest after start (cgroup memory; summed 
 from __future__ import annotations
 
 import json
-import statistics
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -121,14 +120,6 @@ def planned_seconds(bench: Bench) -> float:
     return per_point * len(measured) * len(config.archs) * config.repeat
 
 
-def _median(values: list[Any]) -> Any:
-    present = [v for v in values if v is not None]
-    if not present:
-        return None
-    middle = statistics.median(present)
-    return round(middle) if all(isinstance(v, int) for v in present) else middle
-
-
 def summarize(runs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """The `scaling` key: per architecture, a point per replica count (medians over reps)."""
     out: dict[str, list[dict[str, Any]]] = {}
@@ -138,9 +129,9 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
             mine = [r for r in runs if r["arch"] == arch and r["replicas"] == replicas]
             point: dict[str, Any] = {"replicas": replicas, "scaled": mine[0]["scaled"]}
             for key in ("capacity_rps", "fail_rps", "p99_ms", "memory_bytes"):
-                point[key] = _median([r[key] for r in mine])
+                point[key] = cost.median([r[key] for r in mine])
             for key in ("idle_memory_bytes", "idle_rss_bytes"):
-                point[key] = _median([r[key] for r in mine])
+                point[key] = cost.median([r[key] for r in mine])
             point["spread"] = {
                 k: analysis.spread([r[k] for r in mine]) for k in ("capacity_rps", "memory_bytes")
             }

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bench import capacity_model as cm
-from bench import cost, plan
+from bench import cost, demand, plan
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bench-run.json"
 # Each measured capacity brackets the truth between the highest passing step and the lowest
@@ -145,7 +145,7 @@ def test_the_model_predicts_the_capacities_measured_on_this_machine(
 def test_the_model_is_built_from_the_measured_demand(
     fixture: dict[str, Any], prices: cost.Prices
 ) -> None:
-    models = plan.models_of(fixture)
+    models = demand.models_of(fixture)
     micro, record = models["micro"]
     capacity_runs = [r for k, r in fixture["runs"].items() if k.startswith("capacity/micro/")]
     for station in micro.stations:

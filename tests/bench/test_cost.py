@@ -161,19 +161,24 @@ def test_every_service_is_timed_to_ready_and_measured_at_rest(run_dir: Path) -> 
 def test_plan_answers_for_the_run(run_dir: Path) -> None:
     import subprocess
 
+    # A generous objective: the short run's latencies suffer from whatever else the machine runs.
     done = subprocess.run(
-        [*ARCHBENCH, "plan", str(run_dir), "--rate", "500", "--slo-ms", "100"],
+        [*ARCHBENCH, "plan", str(run_dir), "--rate", "500", "--slo-ms", "10000"],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    assert "500 req/s at p99 ≤ 100 ms" in done.stdout
+    assert "500 req/s at p99 ≤ 10000 ms" in done.stdout
     assert "is cheaper by" in done.stdout and "capacity model" in done.stdout
-    summary = read(run_dir / "summary.json")
-    planned = summary["plan"]
-    assert {v["arch"] for v in planned["validation"]} <= {"monolith", "micro"}
+    planned = read(run_dir / "summary.json")["plan"]
     assert set(planned["model"]) == {"monolith", "micro"}
+    # validated against the run's own capacity runs, at the objective they were measured at
+    assert {(v["arch"], v["source"]) for v in planned["validation"]} <= {
+        ("monolith", "capacity"),
+        ("micro", "capacity"),
+    }
+    assert planned["measured_slo_ms"] == read(run_dir / "meta.json")["config"]["slo_ms"]
 
 
 @pytest.mark.parametrize(
