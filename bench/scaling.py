@@ -73,39 +73,40 @@ def figures(
 
 def run(bench: Bench) -> None:
     """Measure every replica count on every architecture, repetitions alternating the order."""
+    config, folder = bench.config, bench.folder.path
+    for rep in range(config.repeat):
+        for arch in list(config.archs)[:: -1 if rep % 2 else 1]:
+            for replicas in config.scaling_replicas:
+                scaled, _ = scale_of(arch, config.scaling_stage, replicas)
+                point = {"arch": arch, "replicas": replicas, "scaled": scaled, "rep": rep}
+                reused = bench.summaries.get(f"capacity/{arch}/rep{rep}")
+                start = folder / "raw" / "start" / arch / f"rep{rep}-capacity.json"
+                if replicas == 1 and reused is not None and start.exists():
+                    raw = folder / "raw" / "capacity" / arch / f"rep{rep}"
+                    found = figures(reused, json.loads(start.read_text()), folder, raw, start)
+                    bench.scaling_runs.append({**point, **found})
+                else:
+                    _measure(bench, point)
+
+
+def _measure(bench: Bench, point: dict[str, Any]) -> None:
+    """Start the scaled stack and run the capacity scenario on it."""
     from bench.harness import Job
 
     config, folder = bench.config, bench.folder.path
-    for rep in range(config.repeat):
-        archs = list(config.archs)[:: -1 if rep % 2 else 1]
-        for arch in archs:
-            for replicas in config.scaling_replicas:
-                scaled, scale = scale_of(arch, config.scaling_stage, replicas)
-                point = {"arch": arch, "replicas": replicas, "scaled": scaled, "rep": rep}
-                reused = bench.summaries.get(f"capacity/{arch}/rep{rep}")
-                start_path = folder / "raw" / "start" / arch / f"rep{rep}-capacity.json"
-                if replicas == 1 and reused is not None and start_path.exists():
-                    raw = folder / "raw" / "capacity" / arch / f"rep{rep}"
-                    start = json.loads(start_path.read_text())
-                    bench.scaling_runs.append(
-                        {**point, **figures(reused, start, folder, raw, start_path)}
-                    )
-                    continue
-                out = folder / "raw" / "scaling" / arch / f"r{replicas}" / f"rep{rep}"
-                bench.display.phase(f"starting {arch}, {scaled} ×{replicas}", arch, "scaling", rep)
+    arch, replicas, rep = point["arch"], point["replicas"], point["rep"]
+    _, scale = scale_of(arch, config.scaling_stage, replicas)
+    out = folder / "raw" / "scaling" / arch / f"r{replicas}" / f"rep{rep}"
 
-                def keep(summary: dict[str, Any], out: Path = out, point: dict = point) -> None:
-                    start = json.loads((out / "start.json").read_text())
-                    bench.scaling_runs.append(
-                        {
-                            **point,
-                            **figures(summary, start, folder, out / "capacity", out / "start.json"),
-                        }
-                    )
+    def keep(summary: dict[str, Any]) -> None:
+        start = json.loads((out / "start.json").read_text())
+        found = figures(summary, start, folder, out / "capacity", out / "start.json")
+        bench.scaling_runs.append({**point, **found})
 
-                name = f"{arch}-rep{rep}-scaling-r{replicas}"
-                with bench.stack(arch, name, out / "start.json", scale) as stack:
-                    bench.drive(stack, Job(arch, "capacity", rep), out / "capacity", keep)
+    bench.display.phase(f"starting {arch}, {point['scaled']} ×{replicas}", arch, "scaling", rep)
+    name = f"{arch}-rep{rep}-scaling-r{replicas}"
+    with bench.stack(arch, name, out / "start.json", scale) as stack:
+        bench.drive(stack, Job(arch, "capacity", rep), out / "capacity", keep)
 
 
 def planned_seconds(bench: Bench) -> float:

@@ -51,6 +51,7 @@ from serving.timing import HOP_SUFFIX
 
 if TYPE_CHECKING:
     from bench.harness import Bench
+    from stack.runner import Stack
 
 CROSSOVER_TOLERANCE = 0.10
 FIGURES = (
@@ -114,10 +115,7 @@ def figures(summary: dict[str, Any], batch: int) -> dict[str, Any] | None:
 
 def run(bench: Bench) -> None:
     """Every model × repetition × architecture: one stack, then every batch size on it."""
-    from bench.harness import Job
-
     config, folder = bench.config, bench.folder.path
-    planned = 1 + config.sweep_s  # the single user's ramp second plus the hold
     for model in config.sweep_models:
         env = {"ARCHBENCH_MODEL_DIR": str(model_dir(model))}
         for rep in range(config.repeat):
@@ -126,27 +124,33 @@ def run(bench: Bench) -> None:
                 bench.display.phase(f"starting {arch} on the {model} model", arch, "sweep", rep)
                 name = f"{arch}-rep{rep}-sweep-{model}"
                 with bench.stack(arch, name, base / "start.json", env=env) as stack:
-                    start = json.loads((base / "start.json").read_text())
-                    rest = cost.idle(start["idle"]) if len(start["idle"]) >= 2 else {}
-                    for batch in config.sweep_batches:
-                        point = {
-                            "model": model,
-                            "batch": batch,
-                            "arch": arch,
-                            "rep": rep,
-                            "raw": str((base / f"batch{batch}").relative_to(folder)),
-                            "idle_memory_bytes": rest.get("cgroup_memory_bytes"),
-                        }
+                    _batches(bench, stack, {"model": model, "arch": arch, "rep": rep}, base)
 
-                        def keep(summary: dict[str, Any], point: dict = point) -> None:
-                            found = figures(summary, point["batch"])
-                            if found is not None:
-                                bench.sweep_runs.append({**point, **found})
 
-                        job = Job(arch, "ramp", rep)
-                        out = base / f"batch{batch}"
-                        extra = options(batch, config.sweep_s)
-                        bench.drive(stack, job, out, keep, extra, planned)
+def _batches(bench: Bench, stack: Stack, where: dict[str, Any], base: Path) -> None:
+    """Every batch size on a started stack, one Locust job each."""
+    from bench.harness import Job
+
+    config, folder = bench.config, bench.folder.path
+    start = json.loads((base / "start.json").read_text())
+    rest = cost.idle(start["idle"]) if len(start["idle"]) >= 2 else {}
+    for batch in config.sweep_batches:
+        out = base / f"batch{batch}"
+        point = {
+            **where,
+            "batch": batch,
+            "raw": str(out.relative_to(folder)),
+            "idle_memory_bytes": rest.get("cgroup_memory_bytes"),
+        }
+
+        def keep(summary: dict[str, Any], point: dict[str, Any] = point) -> None:
+            found = figures(summary, point["batch"])
+            if found is not None:
+                bench.sweep_runs.append({**point, **found})
+
+        job = Job(where["arch"], "ramp", where["rep"])
+        # the single user's ramp second, then the hold
+        bench.drive(stack, job, out, keep, options(batch, config.sweep_s), 1 + config.sweep_s)
 
 
 def planned_seconds(bench: Bench) -> float:
