@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 MODEL   := models/demo/manifest.json
 ARCH    ?= monolith
 
-.PHONY: install model browser up test lint bench bench-quick ui microbench perf loadperf lock clean
+.PHONY: install model browser up test lint bench bench-quick bench-full ui microbench perf loadperf lock clean
 
 install: $(STAMP)
 
@@ -33,6 +33,9 @@ bench: model
 
 bench-quick: model
 	$(BIN)/archbench bench --quick
+
+bench-full: model
+	$(BIN)/archbench bench --profile full
 
 ui: model
 	$(BIN)/archbench ui --arch $(ARCH)

@@ -1,5 +1,5 @@
-"""`archbench` subcommands: train, up, bench, report, compare, ui, microbench, perf, loadperf.
-Mistakes: one line, exit 1."""
+"""`archbench` subcommands: train, up, bench, report, compare, plan, ui, microbench, perf,
+loadperf. Mistakes: one line, exit 1."""
 
 from __future__ import annotations
 
@@ -25,11 +25,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _train(args: argparse.Namespace) -> None:
-    from pipeline.train import train
+    from pipeline.train import DEFAULT_VARIANT, train
+    from serving.settings import variant_dir
 
-    metadata = train(args.model_dir)
+    directory = args.model_dir or (variant_dir(args.variant) if args.variant else DEFAULT_MODEL_DIR)
+    metadata = train(directory, args.variant or DEFAULT_VARIANT)
     print(
-        f"model bundle written to {args.model_dir}: {metadata['name']} {metadata['version']}, "
+        f"model bundle written to {directory}: {metadata['name']} {metadata['version']}, "
         f"test metrics {metadata['metrics']}"
     )
 
@@ -83,10 +85,21 @@ def _loadperf(args: argparse.Namespace) -> None:
         raise UserError(str(exc)) from None
 
 
+def _numbers(flag: str, text: str | None) -> tuple[int, ...] | None:
+    """A comma-separated list of whole numbers from a flag, or one line saying what is valid."""
+    if text is None:
+        return None
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise UserError(f"{flag} takes whole numbers separated by commas, not {text!r}") from None
+
+
 def _bench(args: argparse.Namespace) -> None:
     import os
     from dataclasses import replace
 
+    from bench import cost, cost_table
     from bench.config import QUICK, BenchConfig, ConfigError
     from bench.harness import Bench
     from bench.progress import Display
@@ -107,6 +120,10 @@ def _bench(args: argparse.Namespace) -> None:
         "base_port": args.port,
         "invalid_share": args.invalid_share,
         "seed": args.seed,
+        "prices": str(cost.prices_path(args.prices)),
+        "scaling_replicas": _numbers("--replicas", args.replicas),
+        "sweep_models": tuple(args.models.split(",")) if args.models else None,
+        "sweep_batches": _numbers("--batches", args.batches),
     }
     faulted: dict[str, Any] = {
         "kinds": _listed(args.fault),
@@ -121,13 +138,17 @@ def _bench(args: argparse.Namespace) -> None:
     chosen["fault"] = replace(config.fault, **{k: v for k, v in faulted.items() if v is not None})
     try:
         config = replace(config, **{k: v for k, v in chosen.items() if v is not None}).check()
+        cost.load_prices(Path(config.prices))
     except ConfigError as exc:
         raise UserError(str(exc)) from None
     from stack.runner import port_free
     from stack.topology import services
 
     for arch in config.archs:
-        for service in services(arch, config.base_port):
+        # The scaling part's largest stack uses the most ports.
+        most = max(config.scaling_replicas) if config.runs("scaling") else 1
+        scale = {"monolith" if arch == "monolith" else config.scaling_stage: most}
+        for service in services(arch, config.base_port, replicas=scale):
             for port in (service.port, service.admin_port):
                 if not port_free(port):
                     raise UserError(
@@ -146,7 +167,9 @@ def _bench(args: argparse.Namespace) -> None:
     finally:
         display.stop()
     summary = bench.summary
-    render(summary)
+    if summary["by_arch"]:
+        render(summary)
+    cost_table.render(summary)
     print(f"results: {path}")
     _report_in_subprocess(path)
     if summary["status"] != "complete":
@@ -212,6 +235,31 @@ def _resilience(value: str | None) -> tuple[bool, ...] | None:
     return tuple(modes[n] for n in names)
 
 
+def _plan(args: argparse.Namespace) -> None:
+    from bench import cost, cost_table, demand, plan
+    from bench.config import ConfigError
+    from bench.results import RESULTS_ROOT
+
+    if args.rate <= 0:
+        raise UserError(f"--rate must be greater than 0, not {args.rate:g}")
+    if args.slo_ms <= 0:
+        raise UserError(f"--slo-ms must be greater than 0, not {args.slo_ms:g}")
+    try:
+        prices = cost.load_prices(cost.prices_path(args.prices))
+        summary, measured_slo_ms = plan.read_run(args.run_dir or RESULTS_ROOT / "latest")
+    except (ConfigError, plan.PlanError) as exc:
+        raise UserError(str(exc)) from None
+    found = demand.models_of(summary)
+    if not found:
+        raise UserError("the run has no capacity or steady run to model; run `archbench bench`")
+    planned = plan.from_summary(summary, args.slo_ms, prices, measured_slo_ms)
+    assert planned is not None
+    choices = {a: plan.cheapest(m, args.rate, args.slo_ms, prices) for a, (m, _) in found.items()}
+    cheaper, saving = plan.compare(choices)
+    bases = {a: m.base_p99_ms for a, (m, _) in found.items()}
+    cost_table.answer(args.rate, args.slo_ms, choices, bases, cheaper, saving, planned)
+
+
 def _ui(args: argparse.Namespace) -> None:
     from bench.ui import main
 
@@ -220,13 +268,15 @@ def _ui(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from bench.headline import BY_NAME
+    from pipeline.train import VARIANTS
     from stack.topology import ARCHITECTURES
 
     parser = _Parser(prog="archbench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    train = sub.add_parser("train", help="build the demo model bundle")
-    train.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
+    train = sub.add_parser("train", help="build the demo model bundle (or a variant's)")
+    train.add_argument("--model-dir", type=Path, help="default: models/demo or models/<variant>")
+    train.add_argument("--variant", choices=VARIANTS, help="estimator weight (default: medium)")
     train.set_defaults(func=_train)
 
     up = sub.add_parser("up", help="start a stack as local processes until Ctrl-C")
@@ -260,11 +310,14 @@ def build_parser() -> argparse.ArgumentParser:
     loadperf.set_defaults(func=_loadperf)
     bench = sub.add_parser("bench", help="measure both architectures under load")
     bench.add_argument("--arch", help="comma-separated: monolith, micro, micro-flask")
-    bench.add_argument("--scenario", help="comma-separated: capacity, steady, spike, ramp, faults")
+    bench.add_argument(
+        "--scenario",
+        help="comma-separated: capacity, steady, spike, ramp, faults, scaling, sweep",
+    )
     bench.add_argument(
         "--profile",
         help="default: crash and slow of score, resilience off; full: every fault, stage and "
-        "resilience mode",
+        "resilience mode, plus the scaling and sweep parts",
     )
     bench.add_argument("--fault", help="comma-separated: crash, hang, slow, errors, leak")
     bench.add_argument("--fault-stage", help="comma-separated: ingest, validate, features, score")
@@ -284,6 +337,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--label", help="suffix of the result folder's name")
     bench.add_argument("--port", type=int, help="entry port; services use the next four")
     bench.add_argument("--quick", action="store_true", help="the short smoke-check preset")
+    bench.add_argument("--prices", help="price file (default: ARCHBENCH_PRICES, bench/prices.toml)")
+    bench.add_argument("--replicas", help="scaling: replica counts, e.g. 1,2,3")
+    bench.add_argument("--models", help="sweep: model variants, e.g. light,medium,heavy")
+    bench.add_argument("--batches", help="sweep: batch sizes, e.g. 1,8,32")
     bench.add_argument("--results-dir", type=Path, default=None, help="default: results/")
     bench.set_defaults(func=_bench)
 
@@ -301,6 +358,15 @@ def build_parser() -> argparse.ArgumentParser:
         f"{', '.join(BY_NAME)})",
     )
     compare.set_defaults(func=_compare)
+
+    planner = sub.add_parser("plan", help="cores, replicas and cost per architecture for a rate")
+    planner.add_argument("run_dir", nargs="?", type=Path, help="a run folder (results/latest)")
+    planner.add_argument("--rate", type=float, required=True, help="requests per second")
+    planner.add_argument("--slo-ms", type=float, default=100.0, help="p99 objective (100)")
+    planner.add_argument(
+        "--prices", help="price file (default: ARCHBENCH_PRICES, bench/prices.toml)"
+    )
+    planner.set_defaults(func=_plan)
 
     ui = sub.add_parser("ui", help="a stack plus Locust's web UI on 127.0.0.1:8089")
     ui.add_argument("--arch", choices=ARCHITECTURES, default="monolith")

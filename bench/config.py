@@ -8,11 +8,20 @@ from typing import Any
 from bench import faults
 from bench.faults import FaultConfig
 from bench.shapes import CAPACITY_FRACTIONS, SCENARIOS
+from pipeline.stages import STAGE_NAMES
+from pipeline.train import VARIANTS
+from serving.settings import ROOT
 from stack.topology import ARCHITECTURES, Budget
 
 DEFAULT_ARCHS = ("monolith", "micro")
-# The bench's scenarios: the load shapes, then the fault runs (steady load plus one fault each).
-BENCH_SCENARIOS = (*SCENARIOS, faults.SCENARIO)
+# Parts the harness runs itself (not Locust scenarios); the full profile adds them.
+COST_PARTS = ("scaling", "sweep")
+# The bench's scenarios: the load shapes, the fault runs (steady load plus one fault each), and
+# the cost parts.
+BENCH_SCENARIOS = (*SCENARIOS, faults.SCENARIO, *COST_PARTS)
+DEFAULT_SCENARIOS = (*SCENARIOS, faults.SCENARIO)
+PROFILES = faults.PROFILES
+DEFAULT_PRICES = ROOT / "bench" / "prices.toml"
 
 
 class ConfigError(ValueError):
@@ -24,7 +33,7 @@ class BenchConfig:
     """Everything a bench run does; written whole into the run's meta.json."""
 
     archs: tuple[str, ...] = DEFAULT_ARCHS
-    scenarios: tuple[str, ...] = BENCH_SCENARIOS
+    scenarios: tuple[str, ...] = DEFAULT_SCENARIOS
     profile: str = "default"
     repeat: int = 3
     slo_ms: float = 100.0
@@ -51,6 +60,24 @@ class BenchConfig:
     base_port: int = 8000
     budget: Budget = field(default_factory=Budget)
     fault: FaultConfig = field(default_factory=FaultConfig)
+    # cost: prices file; each stack start is sampled at rest for idle_s after a short settle
+    prices: str = str(DEFAULT_PRICES)
+    idle_s: float = 2.0
+    # scaling: capacity with more replicas of one stage, or more monolith workers, same budget
+    scaling_stage: str = "score"
+    scaling_replicas: tuple[int, ...] = (1, 2, 3)
+    # sweep: model variants x batch sizes, one request at a time for sweep_s each
+    sweep_models: tuple[str, ...] = VARIANTS
+    sweep_batches: tuple[int, ...] = (1, 8, 32)
+    sweep_s: float = 5.0
+
+    def runs(self, part: str) -> bool:
+        """Whether a harness part (scaling, sweep) runs: asked for, or in the full profile."""
+        return part in self.scenarios or (self.profile == "full" and part in COST_PARTS)
+
+    @property
+    def locust_scenarios(self) -> tuple[str, ...]:
+        return tuple(s for s in self.scenarios if s in SCENARIOS)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,12 +94,23 @@ class BenchConfig:
                 raise ConfigError(
                     f"unknown scenario {scenario!r}; choose from: {', '.join(BENCH_SCENARIOS)}"
                 )
-        if self.profile not in faults.PROFILES:
+        if self.profile not in PROFILES:
             raise ConfigError(
-                f"unknown profile {self.profile!r}; choose from: {', '.join(faults.PROFILES)}"
+                f"unknown profile {self.profile!r}; choose from: {', '.join(PROFILES)}"
             )
         for problem in self.fault.check():
             raise ConfigError(problem)
+        if self.scaling_stage not in STAGE_NAMES:
+            raise ConfigError(
+                f"cannot scale {self.scaling_stage!r}; choose from: {', '.join(STAGE_NAMES)}"
+            )
+        if not self.scaling_replicas or min(self.scaling_replicas) < 1:
+            raise ConfigError(f"replica counts must be 1 or more, not {self.scaling_replicas}")
+        for model in self.sweep_models:
+            if model not in VARIANTS:
+                raise ConfigError(f"unknown model {model!r}; choose from: {', '.join(VARIANTS)}")
+        if not self.sweep_batches or min(self.sweep_batches) < 1:
+            raise ConfigError(f"batch sizes must be 1 or more, not {self.sweep_batches}")
         if not self.archs or not self.scenarios:
             raise ConfigError("choose at least one architecture and one scenario")
         positive = {
@@ -92,6 +130,8 @@ class BenchConfig:
             raise ConfigError(f"--invalid-share must be between 0 and 1, not {self.invalid_share}")
         if self.warmup_s < 0:
             raise ConfigError(f"--warmup must be 0 or more, not {self.warmup_s}")
+        if self.idle_s <= 0 or self.sweep_s <= 0:
+            raise ConfigError("idle and sweep durations must be greater than 0")
         return self
 
     def with_duration(self, seconds: float) -> BenchConfig:
@@ -104,6 +144,7 @@ class BenchConfig:
             spike_s=seconds,
             step_s=max(1.0, round(seconds / steps * 2) / 2),
             ramp_hold_s=max(1.0, seconds / 3),
+            sweep_s=max(1.0, seconds / 2),
         )
 
 
@@ -117,6 +158,8 @@ QUICK = BenchConfig(
     spike_s=6.0,
     ramp_users=8,
     ramp_hold_s=2.0,
+    idle_s=1.0,
+    sweep_s=2.0,
     label="quick",
     fault=FaultConfig(lead_s=2.0, fault_s=3.0, tail_s=5.0),
 )

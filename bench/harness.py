@@ -1,10 +1,12 @@
 """`archbench bench`: both architectures × the scenarios × repetitions, into one result folder.
 
 For each run the stack starts inside its budget, Locust runs headless on the generator's CPU, a
-sampler records resources, and the raw record is summarised. The `faults` scenario runs last:
-steady load with one fault injected mid-run (bench/faults.py), on stacks with the restart policy,
-summarised into summary.json["faults"] (bench/isolation.py). Ctrl-C stops every process within
-seconds and keeps what was gathered, marked incomplete.
+sampler records resources, and the raw record is summarised. Every stack start is recorded
+(ready times, footprint at rest) for the cost figures. The `faults` scenario follows: steady load
+with one fault injected mid-run (bench.faults), on stacks with the restart policy, summarised into
+summary.json["faults"] (bench.isolation). The scaling and sweep parts (bench.scaling,
+bench.sweep) and the capacity plan (bench.plan) come last when asked for. Ctrl-C stops every
+process within seconds and keeps what was gathered, marked incomplete.
 """
 
 from __future__ import annotations
@@ -15,15 +17,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import analysis, isolation, payloads, resources
+from bench import analysis, cost, faults, isolation, payloads, plan, resources, scaling, sweep
 from bench.config import BenchConfig
-from bench.faults import RESILIENCE_ENV, SCENARIO, FaultRun, plan, stacks_of
+from bench.faults import RESILIENCE_ENV, SCENARIO, FaultRun, stacks_of
 from bench.injection import Injection, settle
 from bench.progress import Display
 from bench.results import RESULTS_ROOT, RunFolder, environment
@@ -75,8 +77,16 @@ def locust_command(
     return argv
 
 
-def locust_argv(config: BenchConfig, job: Job, url: str, rate: float, out: Path) -> list[str]:
-    """The Locust command for one job: its scenario, the schedule's figures, where to write."""
+def locust_argv(
+    config: BenchConfig,
+    job: Job,
+    url: str,
+    rate: float,
+    out: Path,
+    extra: Mapping[str, object] | None = None,
+) -> list[str]:
+    """The Locust command for one job: its scenario, the schedule's figures, where to write;
+    `extra` options override or add to these."""
     duration = {
         "spike": config.spike_s,
         "ramp": config.ramp_hold_s,
@@ -108,6 +118,7 @@ def locust_argv(config: BenchConfig, job: Job, url: str, rate: float, out: Path)
             "--exit-code-on-error": 0,
             "--only-summary": True,
             "--loglevel": "WARNING",
+            **(extra or {}),
         },
     )
 
@@ -141,12 +152,17 @@ class Bench:
     def __init__(self, config: BenchConfig, display: Display, root: Path | None = None) -> None:
         self.config = config
         self.display = display
+        # Before the folder exists: a bad price file is the user's mistake, not a run.
+        self.prices = cost.load_prices(Path(config.prices))
         self.folder = RunFolder.create(config.label, root or RESULTS_ROOT)
         self.summaries: dict[str, dict[str, Any]] = {}
         self.faults: list[dict[str, Any]] = []
         self.summary: dict[str, Any] = {}
         self.rate: float | None = config.rate
         self.generator_cpus = generator_cpus(config.budget)
+        # Per-run figures of the scaling and sweep parts, kept as they come (Ctrl-C keeps them).
+        self.scaling_runs: list[dict[str, Any]] = []
+        self.sweep_runs: list[dict[str, Any]] = []
 
     def run(self) -> Path:
         """Run every job; on Ctrl-C or SIGTERM keep what is done and mark the run incomplete."""
@@ -178,6 +194,7 @@ class Bench:
         }
         if SCENARIO in config.scenarios:
             self.summary["faults"] = self.faults
+        self.summary.update(self._cost_parts())
         self.folder.write_json("summary.json", self.summary)
         if failure is not None:
             raise failure
@@ -192,18 +209,41 @@ class Bench:
             for arch in archs:
                 yield arch, rep, scenarios
 
+    def _cost_parts(self) -> dict[str, Any]:
+        """The summary keys of issue 6 (cost, scaling, sweep, plan), each only when measured."""
+        config, parts = self.config, dict[str, Any]()
+        validity = {k: s["validity"]["valid"] for k, s in self.summaries.items()}
+        figures = cost.summarize(
+            self.folder.path, config.archs, config.budget, self.prices, validity
+        )
+        if figures:
+            parts["cost"] = figures
+        if self.scaling_runs:
+            parts["scaling"] = scaling.summarize(self.scaling_runs)
+        if self.sweep_runs:
+            points = sweep.summarize(self.sweep_runs)
+            parts["sweep"], parts["sweep_crossover"] = points, sweep.crossover(points)
+        planned = plan.from_summary({**self.summary, **parts}, config.slo_ms, self.prices)
+        if planned is not None:
+            parts["plan"] = planned
+        return parts
+
     def _run_all(self) -> None:
         config = self.config
+        locust_scenarios = config.locust_scenarios
         phases = [
-            [s for s in config.scenarios if s == "capacity"],
-            [s for s in config.scenarios if s not in ("capacity", SCENARIO)],
+            [s for s in locust_scenarios if s == "capacity"],
+            [s for s in locust_scenarios if s != "capacity"],
         ]
-        faults = plan(config.fault, config.archs, config.profile)
+        fault_runs = faults.plan(config.fault, config.archs, config.profile)
         if SCENARIO not in config.scenarios:
-            faults = []
-        total = sum(planned_seconds(config, s) + 6 for p in phases for s in p)
-        total *= config.repeat * len(config.archs)
-        self.display.start(total + (planned_seconds(config, SCENARIO) + 8) * len(faults))
+            fault_runs = []
+        starts = sum(1 for phase in phases if phase) * config.repeat * len(config.archs)
+        total = sum(planned_seconds(config, s) + 6 for s in locust_scenarios)
+        total = total * config.repeat * len(config.archs) + starts * self.start_seconds()
+        total += (planned_seconds(config, SCENARIO) + 8) * len(fault_runs)
+        total += scaling.planned_seconds(self) + sweep.planned_seconds(self)
+        self.display.start(total)
         for phase in phases:
             if not phase:
                 continue
@@ -211,10 +251,18 @@ class Bench:
                 self.rate = self._common_rate()
             for arch, rep, scenarios in self._jobs(phase):
                 self._run_stack(arch, rep, scenarios)
-        if faults and self.rate is None:
+        if fault_runs and self.rate is None:
             self.rate = self._common_rate()
-        for group in stacks_of(faults):
+        for group in stacks_of(fault_runs):
             self._run_fault_stack(group)
+        if config.runs("scaling"):
+            scaling.run(self)
+        if config.runs("sweep"):
+            sweep.run(self)
+
+    def start_seconds(self) -> float:
+        """Roughly how long a stack start takes with its footprint at rest, for the progress bar."""
+        return resources.SETTLE_S + self.config.idle_s + 5.0
 
     def _common_rate(self) -> float:
         """The steady rate: a fraction of the lowest capacity measured (median over reps)."""
@@ -232,44 +280,104 @@ class Bench:
         return round(min(known) * self.config.rate_fraction, 1)
 
     def _run_stack(self, arch: str, rep: int, scenarios: list[str]) -> None:
-        log_dir = self.folder.path / "logs" / f"{arch}-rep{rep}-{scenarios[0]}"
+        name = f"rep{rep}-{scenarios[0]}"
         self.display.phase(f"starting {arch}", arch, scenarios[0], rep)
-        with Stack(arch, self.config.base_port, self.config.budget, log_dir) as stack:
+        start = self.folder.path / "raw" / "start" / arch / f"{name}.json"
+        with self.stack(arch, f"{arch}-{name}", start) as stack:
             for scenario in scenarios:
                 self._run_job(stack, Job(arch, scenario, rep))
 
+    @contextmanager
+    def stack(
+        self,
+        arch: str,
+        log_name: str,
+        start_record: Path,
+        replicas: Mapping[str, int] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Iterator[Stack]:
+        """A started stack in the budget whose start is recorded in `start_record` (spawn and
+        ready times, samples at rest: bench.cost reads them); stopped on leaving."""
+        log_dir = self.folder.path / "logs" / log_name
+        config = self.config
+        with Stack(arch, config.base_port, config.budget, log_dir, env, replicas=replicas) as stack:
+            rows = resources.at_rest(stack, config.idle_s)
+            record = {
+                "arch": arch,
+                "replicas": stack.replicas,
+                "spawned_unix": stack.spawned_unix,
+                "ready_unix": stack.ready_unix,
+                "idle": rows,
+            }
+            start_record.parent.mkdir(parents=True, exist_ok=True)
+            with start_record.open("x") as f:
+                json.dump(record, f)
+            yield stack
+
+    def _run_job(self, stack: Stack, job: Job) -> None:
+        def keep(summary: dict[str, Any]) -> None:
+            self.summaries[job.key] = summary
+
+        self.drive(stack, job, self.folder.path / "raw" / job.key, keep)
+
     def _run_fault_stack(self, runs: list[FaultRun]) -> None:
+        """One stack, with the restart policy, for fault runs of one arch and resilience mode."""
         first = runs[0]
         mode = "resilient" if first.resilience else "plain"
         log_dir = self.folder.path / "logs" / f"{first.arch}-rep{first.rep}-faults-{mode}"
         self.display.phase(f"starting {first.arch} ({mode})", first.arch, SCENARIO, first.rep)
         env = dict(RESILIENCE_ENV[first.resilience])
-        stack = Stack(
-            first.arch, self.config.base_port, self.config.budget, log_dir, env, restart=True
-        )
-        with stack:
-            for run in runs:
-                self._run_job(stack, Job(run.arch, SCENARIO, run.rep, run))
-
-    def _run_job(self, stack: Stack, job: Job) -> None:
         config = self.config
+        with Stack(
+            first.arch, config.base_port, config.budget, log_dir, env, restart=True
+        ) as stack:
+            for run in runs:
+                self._run_fault(stack, Job(run.arch, SCENARIO, run.rep, run))
+
+    def _run_fault(self, stack: Stack, job: Job) -> None:
+        """Steady load with the job's fault injected on its timeline; its entry into `faults`."""
+        assert job.fault is not None
         out = self.folder.path / "raw" / job.key
+        settled = settle(stack, PROBE)
+        config = self.config
+        marker = out / "schedule.start"
+        injection = Injection(stack, job.fault, config.fault, marker, config.warmup_s)
+        injection.settled = settled
+
+        def keep(summary: dict[str, Any]) -> None:
+            events = injection.as_dict()
+            (out / "events.json").write_text(json.dumps(events))
+            record_path = out / "latency.json"
+            record = json.loads(record_path.read_text()) if record_path.exists() else None
+            rate = self.rate or config.fallback_rate
+            figures = summary.get("resources")
+            self.faults.append(
+                isolation.entry(record, events, config.slo_ms, rate, figures, job.key)
+            )
+
+        label = f"{job.fault.fault} of {job.fault.stage}"
+        self.drive(stack, job, out, keep, injection=injection, label=label)
+
+    def drive(
+        self,
+        stack: Stack,
+        job: Job,
+        out: Path,
+        keep: Callable[[dict[str, Any]], None],
+        extra: Mapping[str, object] | None = None,
+        planned_s: float | None = None,
+        injection: Injection | None = None,
+        label: str = "running",
+    ) -> None:
+        """Run one Locust job against a started stack, raw data into `out`; `keep` receives its
+        summary (also when Ctrl-C cut the job short, before KeyboardInterrupt goes on). An
+        `injection` runs its fault timeline alongside."""
+        config = self.config
         out.mkdir(parents=True)
         rate = self.rate or config.fallback_rate
-        argv = locust_argv(config, job, stack.url, rate, out)
-        planned = planned_seconds(config, job.scenario)
-        injection = None
-        if job.fault is not None:
-            settled = settle(stack, PROBE)
-            injection = Injection(
-                stack, job.fault, config.fault, out / "schedule.start", config.warmup_s
-            )
-            injection.settled = settled
-            self.display.phase(
-                f"{job.fault.fault} of {job.fault.stage}", job.arch, job.scenario, job.rep
-            )
-        else:
-            self.display.phase("running", job.arch, job.scenario, job.rep)
+        argv = locust_argv(config, job, stack.url, rate, out, extra)
+        planned = planned_s if planned_s is not None else planned_seconds(config, job.scenario)
+        self.display.phase(label, job.arch, job.scenario, job.rep)
         locust = start_locust(argv, self.generator_cpus, out / "locust.log")
         started = time.monotonic()
         interrupted = False
@@ -289,31 +397,12 @@ class Bench:
             stop_group(locust)
         (out / "samples.json").write_text(json.dumps(sampler.rows))
         self.display.advance(planned + 6, done=True)
-        if injection is None:
-            self.summaries[job.key] = self._summarize(job, out, sampler.rows, stack)
-        else:
-            (out / "events.json").write_text(json.dumps(injection.as_dict()))
-            self.faults.append(self._summarize_fault(job, out, sampler.rows, injection.as_dict()))
+        keep(self._summarize(job, out, sampler.rows, stack))
         if interrupted:
             raise KeyboardInterrupt
 
-    def _summarize_fault(
-        self, job: Job, out: Path, rows: list[dict[str, Any]], injection: dict[str, Any]
-    ) -> dict[str, Any]:
-        summary = self._summarize(job, out, rows, None)
-        record_path = out / "latency.json"
-        record = json.loads(record_path.read_text()) if record_path.exists() else None
-        return isolation.entry(
-            record,
-            injection,
-            self.config.slo_ms,
-            self.rate or self.config.fallback_rate,
-            summary.get("resources"),
-            job.key,
-        )
-
     def _summarize(
-        self, job: Job, out: Path, rows: list[dict[str, Any]], stack: Stack | None
+        self, job: Job, out: Path, rows: list[dict[str, Any]], stack: Stack
     ) -> dict[str, Any]:
         record_path = out / "latency.json"
         if not record_path.exists():
@@ -329,6 +418,7 @@ class Bench:
         if start and end:
             figures = resources.derive(rows, start, end, analysis.answered(record))
         summary = analysis.summarize(record, self.config.slo_ms, figures)
-        applied = stack.applied if stack else None
-        summary.update(arch=job.arch, rep=job.rep, budget=applied.as_dict() if applied else None)
+        summary.update(
+            arch=job.arch, rep=job.rep, budget=stack.applied.as_dict() if stack.applied else None
+        )
         return summary

@@ -62,6 +62,17 @@ def broken(record: Mapping[str, Any], rng: random.Random) -> dict[str, Any]:
     return out
 
 
+def with_batch(mix: Mapping[str, tuple[str, int, float]], records: int) -> dict[str, Any]:
+    """The mix with `records` records in every `predict` request (the batch-size sweep)."""
+    if records < 1:
+        raise ValueError(f"batch size {records} must be 1 or more")
+    out = dict(mix)
+    if "predict" in out:
+        path, _, weight = out["predict"]
+        out["predict"] = (path, records, weight)
+    return out
+
+
 def pool(
     seed: int,
     size: int = 4096,

@@ -16,6 +16,8 @@ from stack.budget import generator_cpus, sut_cpus
 from stack.runner import Stack
 
 INTERVAL_S = 0.5
+# After /readyz a process may still be finishing lazy imports and first allocations.
+SETTLE_S = 1.0
 
 
 def process_figures(pid: int) -> dict[str, float] | None:
@@ -154,3 +156,12 @@ def derive(
         "generator_foreign_share": _foreign(generator_busy, ours, span),
         "samples": len(inside),
     }
+
+
+def at_rest(stack: Stack, idle_s: float, settle_s: float = SETTLE_S) -> list[dict[str, Any]]:
+    """Sample rows of a ready stack with no load: after `settle_s`, for `idle_s`."""
+    time.sleep(settle_s)
+    sampler = Sampler(stack, None)
+    with sampler:
+        time.sleep(idle_s)
+    return sampler.rows

@@ -75,6 +75,9 @@ def _add_options(parser: Any) -> None:
     group.add_argument("--invalid-share", type=float, default=payloads.DEFAULT_INVALID_SHARE)
     group.add_argument("--record-file", default="", help="where to write exact latencies")
     group.add_argument(
+        "--batch-size", type=int, default=0, help="records per predict request (0: the mix's)"
+    )
+    group.add_argument(
         "--mix",
         default=",".join(payloads.DEFAULT_MIX),
         help="request names to send, with their default weights: "
@@ -123,6 +126,8 @@ class HttpUser(User):
             choices = ", ".join(payloads.DEFAULT_MIX)
             raise StopTest(f"--mix {options.mix!r}: choose from {choices}")
         mix = {n: payloads.DEFAULT_MIX[n] for n in names}
+        if options.batch_size:
+            mix = payloads.with_batch(mix, options.batch_size)
         pool = payloads.pool(options.payload_seed, invalid_share=options.invalid_share, mix=mix)
         return itertools.cycle([(p, wire.encode(*self.address, p.path, p.body)) for p in pool])
 

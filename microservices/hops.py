@@ -1,8 +1,13 @@
-"""The gateway's client for stage services: one pooled keep-alive aiohttp session per process."""
+"""The gateway's client for stage services: one pooled keep-alive aiohttp session per process.
+
+A stage with several replicas (its ARCHBENCH_<STAGE>_URL lists their addresses, comma-separated)
+gets its calls spread over them in client-side round robin.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import aiohttp
@@ -34,9 +39,12 @@ class StageClient:
         ]
         if missing:
             raise ValueError(f"no URL for stage(s) {', '.join(missing)}; set ARCHBENCH_<STAGE>_URL")
-        self._base = dict(settings.stage_urls)
+        self._bases = {n: u.split(",") for n, u in settings.stage_urls.items()}
         # Parsed once: a URL given as a string is parsed again on every request.
-        self._urls = {name: URL(f"{base}/{name}") for name, base in self._base.items()}
+        self._urls = {
+            name: itertools.cycle([URL(f"{base}/{name}") for base in bases])
+            for name, bases in self._bases.items()
+        }
         # 0 means no timeout. aiohttp's total includes the wait for a pooled connection.
         self._timeout = aiohttp.ClientTimeout(
             total=settings.stage_timeout_s or None, connect=settings.connect_timeout_s or None
@@ -66,7 +74,7 @@ class StageClient:
     async def call(self, stage: Stage, payload: bytes) -> Hop:
         """POST the payload to the stage; map network failures to the stage's HTTP errors."""
         assert self._session is not None
-        url = self._urls[stage.name]
+        url = next(self._urls[stage.name])
         started = time.perf_counter()
         try:
             async with self._session.post(url, data=payload, headers=JSON_HEADERS) as response:
@@ -88,17 +96,21 @@ class StageClient:
         return Hop(body, status, stage_ms, total_ms - stage_ms)
 
     async def readiness(self) -> dict[str, bool]:
-        """Ask every stage's /readyz concurrently."""
+        """Ask every replica of every stage for /readyz concurrently; a stage is ready when all
+        of its replicas are."""
         assert self._session is not None
         session = self._session
 
-        async def probe(name: str, base: str) -> bool:
+        async def probe(base: str) -> bool:
             try:
                 async with session.get(f"{base}/readyz", timeout=self._probe_timeout) as r:
                     return r.status == 200
             except (TimeoutError, aiohttp.ClientError):
                 return False
 
-        names = list(self._base)
-        results = await asyncio.gather(*(probe(n, self._base[n]) for n in names))
+        async def stage_ready(bases: list[str]) -> bool:
+            return all(await asyncio.gather(*(probe(b) for b in bases)))
+
+        names = list(self._bases)
+        results = await asyncio.gather(*(stage_ready(self._bases[n]) for n in names))
         return dict(zip(names, results, strict=True))

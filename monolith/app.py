@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,6 +20,7 @@ from serving.faults import Faults
 from serving.settings import Settings
 
 _encode = msgspec.json.Encoder().encode
+_PR_SET_PDEATHSIG = 1
 
 
 def walk(model: ModelBundle, endpoint: Endpoint, body: bytes) -> Reply:
@@ -67,6 +70,13 @@ def build(settings: Settings) -> FastAPI:
     return create_app(
         "monolith", settings, routes, ready, lifespan, settings.max_body_bytes, faults
     )
+
+
+def worker() -> FastAPI:
+    """The app of one worker process of a multi-worker monolith (uvicorn calls this factory)."""
+    # The supervisor is killed with its process group; should it die alone, so does its worker.
+    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    return build(Settings.from_env())
 
 
 def load(model_dir: Path, max_records: int) -> ModelBundle:

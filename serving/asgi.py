@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
+from uvicorn.supervisors import Multiprocess
 
 from pipeline.errors import PipelineError
 from serving import admin, errors, metrics, timing
@@ -214,12 +215,19 @@ def _add_admin(app: FastAPI, settings: Settings, faults: Faults) -> None:
     app.add_api_route(admin.PATH, admin_faults, methods=list(admin.ROUTED))
 
 
-def serve(app: FastAPI, settings: Settings) -> None:
+def serve(app: FastAPI | str, settings: Settings, workers: int = 1) -> None:
     """Run an app under uvicorn with uvloop and httptools (one write per response), unlogged;
-    with the admin listener as a second socket when the settings enable it."""
+    with the admin listener as a second socket when the settings enable it.
+
+    With `workers` > 1, `app` names a factory ("module:function") that each worker process calls;
+    the workers share the one listening socket (uvicorn's supervisor binds it). Fault toggles
+    live in one process, so such a server has no admin listener.
+    """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     config = uvicorn.Config(
         app,
+        factory=isinstance(app, str),
+        workers=workers,
         host=settings.host,
         port=settings.port,
         loop="uvloop",
@@ -233,6 +241,9 @@ def serve(app: FastAPI, settings: Settings) -> None:
         timeout_keep_alive=75,
     )
     server = uvicorn.Server(config)
+    if workers > 1:
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        return
     sockets = None
     if admin.enabled(settings):
         assert settings.admin_port is not None

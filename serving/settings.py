@@ -13,6 +13,11 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL_DIR = ROOT / "models" / "demo"
 
 
+def variant_dir(variant: str) -> Path:
+    """Where `archbench train --variant V` puts a model variant's bundle."""
+    return ROOT / "models" / variant
+
+
 @dataclass(frozen=True)
 class Settings:
     """What a serving process needs to know; the entry module builds it, the app receives it."""
@@ -24,6 +29,7 @@ class Settings:
     max_records: int = 1024
     # Inter-stage bodies (feature matrices) are larger than the public request.
     max_internal_body_bytes: int = 16 << 20
+    # Per stage its base URL, or its replicas' URLs comma-separated (the gateway round-robins).
     stage_urls: Mapping[str, str] = field(default_factory=dict)
     # The gateway's calls to stages; a timeout of 0 means none (wait as long as it takes).
     stage_timeout_s: float = 2.0

@@ -85,10 +85,15 @@ def totals(config: Config) -> tuple[Fraction, int]:
 
 
 def disagreements(
-    arch: str, config: Config, budget: Budget | None = None, project_dir: Path = ROOT
+    arch: str,
+    config: Config,
+    budget: Budget | None = None,
+    project_dir: Path = ROOT,
+    replicas: Mapping[str, int] | None = None,
 ) -> list[str]:
-    """Every way in which the resolved compose file of `arch` differs from the topology."""
-    expected = services(arch, DEFAULT_PORT, host=lambda name: name)
+    """Every way in which the resolved compose file of `arch` (scaled out by `replicas`, as
+    explicit replica services) differs from the topology."""
+    expected = services(arch, DEFAULT_PORT, host=lambda name: name, replicas=replicas)
     actual: Mapping[str, Any] = config.get("services", {})
     names = [s.name for s in expected]
     problems = [f"service {name!r} is not in the topology" for name in actual if name not in names]
@@ -100,7 +105,7 @@ def disagreements(
         for what, want, have in _fields(service, expected, got, project_dir):
             if have != want:
                 problems.append(f"service {service.name!r}: {what} is {have!r}, expected {want!r}")
-    return problems + _budget_problems(arch, config, budget or Budget())
+    return problems + _budget_problems(arch, config, budget or Budget(), replicas)
 
 
 def _fields(
@@ -126,14 +131,16 @@ def _fields(
     yield "exposed ports", [] if service.entry else [str(service.port)], got.get("expose") or []
 
 
-def _budget_problems(arch: str, config: Config, budget: Budget) -> list[str]:
+def _budget_problems(
+    arch: str, config: Config, budget: Budget, replicas: Mapping[str, int] | None = None
+) -> list[str]:
     problems = []
     for name, (cpus, memory) in limits(config).items():
         if cpus is None:
             problems.append(f"service {name!r} has no CPU limit")
         if memory is None:
             problems.append(f"service {name!r} has no memory limit")
-    expected = shares(arch, budget)
+    expected = shares(arch, budget, replicas)
     for name, (cpus, memory) in limits(config).items():
         if name in expected and (cpus, memory) != expected[name]:
             want_cpus, want_memory = expected[name]

@@ -21,7 +21,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
@@ -90,7 +90,12 @@ def spawn(
 
 
 class Stack:
-    """One architecture's processes, started within a budget, stopped without orphans."""
+    """One architecture's processes, started within a budget, stopped without orphans.
+
+    `replicas` scales a stage out, or the monolith to several workers (stack.topology).
+    `spawned_unix` and `ready_unix` keep when each service was started and first answered its
+    /readyz (every pending service is probed each round, 50 ms apart).
+    """
 
     def __init__(
         self,
@@ -101,9 +106,11 @@ class Stack:
         env: dict[str, str] | None = None,
         restart: bool = False,
         on_restart: Callable[[Restart], None] | None = None,
+        replicas: Mapping[str, int] | None = None,
     ) -> None:
         self.arch = arch
-        self.services = services(arch, base_port)
+        self.replicas = dict(replicas or {})
+        self.services = services(arch, base_port, replicas=replicas)
         self.budget = budget or Budget()
         self.log_dir = log_dir or LOG_ROOT / arch
         self.extra_env = env or {}
@@ -118,6 +125,8 @@ class Stack:
         self.on_restart = on_restart
         self.supervisor: Supervisor | None = None
         self._stopped_restarts: list[Restart] = []
+        self.spawned_unix: dict[str, float] = {}
+        self.ready_unix: dict[str, float] = {}
 
     @property
     def entry(self) -> Service:
@@ -151,6 +160,7 @@ class Stack:
         try:
             for service in self.services:
                 self.processes[service.name] = self._spawn(service)
+                self.spawned_unix[service.name] = time.time()
             self._wait_ready(timeout_s)
         except BaseException:
             self.stop()
@@ -184,15 +194,19 @@ class Stack:
         deadline = time.monotonic() + timeout_s
         pending = list(self.services)
         while pending:
-            service = pending[0]
             self.check_alive()
-            if self.ready(service):
-                pending.pop(0)
-                continue
+            # Probe every pending service each round, so each one's ready time is its own.
+            for service in list(pending):
+                if self.ready(service):
+                    self.ready_unix[service.name] = time.time()
+                    pending.remove(service)
+            if not pending:
+                return
             if time.monotonic() > deadline:
-                path = self.log_path(service.name)
+                path = self.log_path(pending[0].name)
                 raise StackError(
-                    f"service {service.name!r} was not ready within {timeout_s:.0f} s; log: {path}",
+                    f"service {pending[0].name!r} was not ready within {timeout_s:.0f} s; "
+                    f"log: {path}",
                     path,
                 )
             time.sleep(0.05)

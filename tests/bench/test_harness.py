@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,32 +22,8 @@ from bench.results import SCHEMA_VERSION
 from stack.budget import generator_cpus, sut_cpus
 from stack.runner import Stack
 from stack.topology import Budget
+from tests.bench.conftest import ARCHBENCH, bench
 from tests.conftest import free_base_port, processes_on_ports
-
-ARCHBENCH = [sys.executable, "-m", "archbench"]
-
-
-def bench(results: Path, port: int, *flags: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*ARCHBENCH, "bench", "--quick", "--results-dir", str(results), "--port", str(port)]
-        + list(flags),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Path:
-    results = tmp_path_factory.mktemp("results")
-    port = free_base_port()
-    # the fault runs have their own tests (test_faults.py)
-    scenarios = "capacity,steady,spike,ramp"
-    flags = ("--arch", "monolith,micro", "--scenario", scenarios, "--duration", "2", "--label", "t")
-    done = bench(results, port, *flags)
-    assert done.returncode == 0, done.stderr
-    assert not processes_on_ports({port + i for i in range(5)})
-    return (results / "latest").resolve()
 
 
 def read(path: Path) -> Any:
