@@ -167,8 +167,7 @@ def _bench(args: argparse.Namespace) -> None:
     finally:
         display.stop()
     summary = bench.summary
-    if summary["by_arch"]:
-        render(summary)
+    render(summary)
     cost_table.render(summary)
     print(f"results: {path}")
     _report_in_subprocess(path)

@@ -27,10 +27,10 @@ def render(summary: dict[str, Any], console: Console | None = None) -> None:
             table.add_row(arch, scenario, runs, *scenario_figures(figures))
     if summary["by_arch"]:
         console.print(table)
-    console.print(
-        "Latencies are from each request's intended send time (open loop); median "
-        "(min–max) over repetitions."
-    )
+        console.print(
+            "Latencies are from each request's intended send time (open loop); median "
+            "(min–max) over repetitions."
+        )
     if summary.get("faults"):
         render_faults(summary["faults"], console)
 
