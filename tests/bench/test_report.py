@@ -17,11 +17,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench import analysis, latency, resources
+from bench import analysis, cost, latency, resources
 from bench.report import REPORT_HTML, REPORT_MD, document
 from bench.report.document import to_markdown
 from bench.results import SCHEMA_VERSION
 from bench.run import Run
+from stack.topology import Budget
 from tests.bench.markdown import md_rows, md_section, md_tables
 from tests.conftest import free_base_port, processes_on_ports
 
@@ -86,18 +87,25 @@ def raw(run_dir: Path, key: str) -> tuple[dict[str, Any], dict[str, Any]]:
 def test_the_report_is_written_into_the_run_folder(run_dir: Path) -> None:
     markdown = (run_dir / REPORT_MD).read_text()
     figures = sorted(p.name for p in (run_dir / "figures").glob("*.png"))
-    expected = ["knee.png", "over-time.png", "resources.png", "spectrum.png", "throughput.png",
-                "time-split.png"]  # fmt: skip
+    # every run measures its cost, and plans from its capacity runs
+    expected = ["cost-idle.png", "knee.png", "over-time.png", "plan.png", "resources.png",
+                "spectrum.png", "throughput.png", "time-split.png"]  # fmt: skip
     assert figures == expected
     assert sorted(re.findall(r"\]\(figures/([\w-]+\.png)\)", markdown)) == expected
-    for name in ("Failure isolation", "Cost", "Scaling", "Model and batch sweep", "Capacity plan"):
+    for name in ("Failure isolation", "Scaling", "Model and batch sweep"):
         assert "was not run in this run" in md_section(markdown, name), name
+    for name in ("Cost", "Capacity plan"):
+        assert "was not run in this run" not in md_section(markdown, name), name
 
 
 def test_the_headline_figures_are_what_the_raw_data_gives(run_dir: Path) -> None:
     slo_ms = read(run_dir / "meta.json")["config"]["slo_ms"]
     table = md_tables((run_dir / REPORT_MD).read_text())["Headline"]
     assert table[0][0] == "architecture" and [r[0] for r in table[1:]] == list(ARCHS)
+    # the price per million predictions, from the raw start records and steady samples
+    meta = read(run_dir / "meta.json")["config"]
+    prices = cost.load_prices(Path(meta["prices"]))
+    costs = cost.summarize(run_dir, ARCHS, Budget(), prices)
     for row in table[1:]:
         arch = row[0]
         record, _ = raw(run_dir, f"capacity/{arch}/rep0")
@@ -117,7 +125,8 @@ def test_the_headline_figures_are_what_the_raw_data_gives(run_dir: Path) -> None
                 assert cell.startswith("no step met the SLO"), cell
             else:
                 assert close(number(cell), value, digits), (arch, cell, value)
-        assert row[7] == "not measured in this run"  # no price table in this run
+        usd = costs[arch]["usd_per_million"]
+        assert close(number(row[7]), usd, 3), (arch, row[7], usd)
 
 
 def test_the_spectrum_and_the_time_split_are_what_the_raw_data_gives(run_dir: Path) -> None:

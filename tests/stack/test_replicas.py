@@ -128,7 +128,7 @@ def test_a_compose_file_with_explicit_replicas_agrees_with_the_topology(tmp_path
     again = resolve(path)  # Compose accepts it
     assert set(again["services"]) >= {"score-2", "score-3", "score-4"}
     assert again["services"]["gateway"]["environment"]["ARCHBENCH_SCORE_URL"] == (
-        "http://score:8004,http://score-2:8008,http://score-3:8012,http://score-4:8016"
+        "http://score:8004,http://score-2:8014,http://score-3:8024,http://score-4:8034"
     )
     assert disagreements("micro", again, replicas={"score": 4}) == []
     # the unscaled topology does not know the replicas; the scaled one misses none
