@@ -46,12 +46,12 @@ class BenchConfig:
     rate: float | None = None
     rate_fraction: float = 0.5
     fallback_rate: float = 50.0
-    steady_s: float = 10.0
+    steady_s: float = 8.0
     spike_s: float = 12.0
     spike_multiple: float = 3.0
     # ramp: classic closed-loop Locust users
     ramp_users: int = 16
-    ramp_spawn_rate: float = 4.0
+    ramp_spawn_rate: float = 8.0
     ramp_hold_s: float = 4.0
     max_in_flight: int = 64
     invalid_share: float = 0.05
@@ -62,7 +62,7 @@ class BenchConfig:
     fault: FaultConfig = field(default_factory=FaultConfig)
     # cost: prices file; each stack start is sampled at rest for idle_s after a short settle
     prices: str = str(DEFAULT_PRICES)
-    idle_s: float = 2.0
+    idle_s: float = 1.0
     # scaling: capacity with more replicas of one stage, or more monolith workers, same budget
     scaling_stage: str = "score"
     scaling_replicas: tuple[int, ...] = (1, 2, 3)

@@ -16,6 +16,7 @@ class Topology:
     listening_ports: int
     published_ports: int  # reachable by clients
     config_items: int  # settings that must agree across services (each peer's URL)
+    admin_listeners: int  # fault-injection endpoints: loopback only, token required
 
 
 def topology(arch: str) -> Topology:
@@ -25,4 +26,5 @@ def topology(arch: str) -> Topology:
         listening_ports=len({s.port for s in found}),
         published_ports=sum(1 for s in found if s.entry),
         config_items=sum(len(s.env) for s in found),
+        admin_listeners=len({s.admin_port for s in found}),
     )

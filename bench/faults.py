@@ -63,9 +63,9 @@ class FaultConfig:
     stages: tuple[str, ...] | None = None
     resilience: tuple[bool, ...] | None = None
     repeat: int = 1
-    lead_s: float = 3.0
+    lead_s: float = 2.0
     fault_s: float = 4.0
-    tail_s: float = 6.0
+    tail_s: float = 5.0
     # 3 s: at the bench's rate, more calls wait on a slow stage than the gateway has connections
     slow_ms: float = 3000.0
     error_share: float = 0.3

@@ -17,7 +17,7 @@ CLOSED_LOOP = ("ramp",)
 SCENARIOS = (*OPEN_LOOP, *CLOSED_LOOP)
 
 # Capacity steps as fractions of the closed-loop probe's throughput: dense around the knee.
-CAPACITY_FRACTIONS = (0.5, 0.65, 0.8, 0.9, 1.0, 1.1)
+CAPACITY_FRACTIONS = (0.5, 0.8, 0.9, 1.0, 1.1)
 
 
 @dataclass(frozen=True)

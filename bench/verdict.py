@@ -248,6 +248,8 @@ def _surface(run: Run, topo: dict[str, Topology]) -> Judged:
         f"internal listening ports: micro {inside[0]}, monolith {inside[1]}",
         f"hops carrying request data over plain HTTP: micro {splits[MICRO].hops}, "
         f"monolith {splits[MONOLITH].hops}",
+        f"admin listeners (loopback only, token required): micro {micro.admin_listeners}, "
+        f"monolith {mono.admin_listeners}",
     )
     if micro.published_ports > mono.published_ports:
         return SUPPORTED, evidence, ()

@@ -176,8 +176,11 @@ def test_complexity_and_attack_surface() -> None:
     # the same published port, more listening inside: mixed
     assert judged(data, SURFACE).verdict == MIXED
     # a micro that published every service widens what clients reach
-    wide = {**alike(), "micro": Topology(5, 5, 5, 4)}
+    wide = {**alike(), "micro": Topology(5, 5, 5, 4, 5)}
     assert judged(data, SURFACE, wide).verdict == SUPPORTED
+    # the fault-injection listeners are counted, loopback-only as they are
+    surface = judged(data, SURFACE).evidence
+    assert "admin listeners (loopback only, token required): micro 5, monolith 1" in surface
     # a "micro" deployed like the monolith, without hops, is neither
     flat = c.summary()
     flat["runs"]["steady/micro/rep0"]["stage_ms"] = c.stage_ms(hops=False)
