@@ -12,10 +12,6 @@ process within seconds and keeps what was gathered, marked incomplete.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
@@ -27,15 +23,12 @@ from bench import analysis, cost, faults, isolation, payloads, plan, resources, 
 from bench.config import BenchConfig
 from bench.faults import RESILIENCE_ENV, SCENARIO, FaultRun, stacks_of
 from bench.injection import Injection, settle
+from bench.locust_process import LOCUST_GRACE_S, locust_command, start_locust, stop_group
 from bench.progress import Display
 from bench.results import RESULTS_ROOT, RunFolder, environment
-from serving.settings import ROOT
 from stack.budget import generator_cpus, sut_cpus
-from stack.runner import Stack, StackError, spawn, terminate_as_interrupt
+from stack.runner import Stack, StackError, terminate_as_interrupt
 
-LOCUSTFILE = ROOT / "bench" / "locustfile.py"
-# Beyond its schedule, a Locust run gets this long to finish before it is stopped.
-LOCUST_GRACE_S = 30.0
 # A valid single prediction: the request that tells a stack serves normally again.
 PROBE = json.dumps(payloads.inputs()[0]).encode()
 
@@ -65,16 +58,6 @@ def planned_seconds(config: BenchConfig, scenario: str) -> float:
     if scenario == SCENARIO:
         return config.warmup_s + config.fault.measured_s
     return config.ramp_users / config.ramp_spawn_rate + config.ramp_hold_s
-
-
-def locust_command(
-    url: str, options: dict[str, object], locustfile: Path = LOCUSTFILE
-) -> list[str]:
-    """A headless Locust command line: `--name value` for each option (True: a bare flag)."""
-    argv = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "--host", url]
-    for name, value in options.items():
-        argv += [name] if value is True else [name, str(value)]
-    return argv
 
 
 def locust_argv(
@@ -121,29 +104,6 @@ def locust_argv(
             **(extra or {}),
         },
     )
-
-
-def start_locust(
-    argv: list[str], cpus: list[int], log: Path, env: dict[str, str] | None = None
-) -> subprocess.Popen[bytes]:
-    """Start Locust on the generator's CPUs, in its own process group, dying with us."""
-
-    return spawn(argv, env or {}, log, lambda: os.sched_setaffinity(0, cpus))
-
-
-def stop_group(process: subprocess.Popen[bytes], grace_s: float = 2.0) -> None:
-    """Stop Locust's process group: SIGTERM (Locust then writes its reports and our record),
-    SIGKILL after a grace period. Not SIGINT: gevent raises it in whichever greenlet runs."""
-    for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait_s)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 class Bench:

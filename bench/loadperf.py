@@ -21,7 +21,7 @@ from typing import Any
 from bench import analysis, payloads, wrk
 from bench.analysis import Validity
 from bench.contention import Ticks, foreign_share
-from bench.harness import LOCUST_GRACE_S, locust_command, start_locust, stop_group
+from bench.locust_process import LOCUST_GRACE_S, locust_command, start_locust, stop_group
 from bench.perf import cpu_list, pinned
 from bench.perf_report import MAX_FOREIGN_SHARE, budget_text, verdict
 from bench.shapes import Ramp

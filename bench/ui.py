@@ -10,7 +10,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from bench.harness import start_locust, stop_group
+from bench.locust_process import start_locust, stop_group
 from serving.settings import ROOT
 from stack.budget import generator_cpus
 from stack.runner import LOG_ROOT, Stack, StackError, port_free, terminate_as_interrupt

@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from bench import analysis, resources
-from bench.harness import locust_command, start_locust, stop_group
+from bench.locust_process import locust_command, start_locust, stop_group
 from bench.results import SCHEMA_VERSION
 from stack.budget import generator_cpus, sut_cpus
 from stack.runner import Stack
