@@ -140,14 +140,19 @@ def validity(
     schedule = schedule_of(record)
     scheduled = achieved = late_p99 = None
     if schedule is not None and wall_s:
-        offsets = [
-            t for t in shapes.arrivals(schedule, record["payload_seed"]) if t >= schedule.warmup_s
-        ]
-        measured_s = schedule.duration_s - schedule.warmup_s
-        scheduled = len(offsets) / measured_s
-        issued = counts(record, measured_bins(record))["sent"]
+        # Scheduled and sent are counted over the same whole bins (a measured part that is not
+        # a whole number of bins leaves its last fraction out of both).
+        bins = measured_bins(record)
+        bin_s = record["bin_s"]
+        wanted, span_s = set(bins), max(len(bins) * bin_s, bin_s)
+        arrivals = shapes.arrivals(schedule, record["payload_seed"])
+        planned = sum(1 for t in arrivals if t >= schedule.warmup_s and int(t // bin_s) in wanted)
+        scheduled = planned / span_s
+        issued = counts(record, bins)["sent"]
         # Time the scheduler spent waiting for the in-flight bound is the server's doing.
-        achieved = issued / max(wall_s - record.get("blocked_s", 0.0), measured_s)
+        measured_s = schedule.duration_s - schedule.warmup_s
+        stretch = max(wall_s - record.get("blocked_s", 0.0), measured_s) / measured_s
+        achieved = issued / (span_s * stretch)
         if achieved < scheduled * (1 - max_shortfall):
             reasons.append(
                 f"achieved {achieved:.1f} req/s, short of the scheduled {scheduled:.1f} by more "

@@ -89,6 +89,15 @@ def test_a_valid_run_is_valid() -> None:
     assert verdict.valid and verdict.reasons == []
 
 
+def test_a_measured_part_of_no_whole_number_of_bins_is_judged_on_whole_bins() -> None:
+    # 4.5 s measured: the last half second is in no whole bin, for the schedule as for the sends
+    schedule = shapes.steady(100, 4.5, 1)
+    verdict = analysis.validity(run(schedule, lambda t: 0.003))
+    assert verdict.valid and verdict.scheduled_rps == verdict.achieved_rps
+    short = analysis.validity(run(schedule, lambda t: 0.003, keep=0.8))
+    assert any("short of the scheduled" in r for r in short.reasons), short.reasons
+
+
 @pytest.mark.parametrize(
     ("kwargs", "reason"),
     [
