@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from serving.settings import DEFAULT_MODEL_DIR
+from pipeline.paths import DEFAULT_MODEL_DIR
 
 
 class UserError(Exception):
@@ -25,8 +25,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _train(args: argparse.Namespace) -> None:
+    from pipeline.paths import variant_dir
     from pipeline.train import DEFAULT_VARIANT, train
-    from serving.settings import variant_dir
 
     directory = args.model_dir or (variant_dir(args.variant) if args.variant else DEFAULT_MODEL_DIR)
     metadata = train(directory, args.variant or DEFAULT_VARIANT)
@@ -43,7 +43,7 @@ def _up(args: argparse.Namespace) -> None:
 
 
 def _microbench(args: argparse.Namespace) -> None:
-    from pipeline.microbench import main
+    from bench.selfcheck.microbench import main
 
     main(args.model_dir, seconds=args.seconds)
 
@@ -51,7 +51,7 @@ def _microbench(args: argparse.Namespace) -> None:
 def _perf(args: argparse.Namespace) -> None:
     import shutil
 
-    from bench.perf import PerfConfig, main
+    from bench.selfcheck.perf import PerfConfig, main
 
     for tool in ("wrk", "taskset"):
         if shutil.which(tool) is None:
@@ -71,7 +71,7 @@ def _perf(args: argparse.Namespace) -> None:
 def _loadperf(args: argparse.Namespace) -> None:
     import shutil
 
-    from bench.loadperf import LoadPerfConfig, LoadPerfError, main
+    from bench.selfcheck.loadperf import LoadPerfConfig, LoadPerfError, main
 
     for tool in ("wrk", "taskset"):
         if shutil.which(tool) is None:
@@ -99,11 +99,12 @@ def _bench(args: argparse.Namespace) -> None:
     import os
     from dataclasses import replace
 
-    from bench import cost, cost_table
+    from bench.analyse import cost
     from bench.config import QUICK, BenchConfig, ConfigError
-    from bench.harness import Bench
-    from bench.progress import Display
-    from bench.table import render
+    from bench.report import cost_console as cost_table
+    from bench.report.console import render
+    from bench.run.harness import Bench
+    from bench.run.progress import Display
     from stack.budget import generator_cpus
     from stack.runner import StackError
 
@@ -199,7 +200,7 @@ def _report_in_subprocess(run_dir: Path) -> None:
 
 def _report(args: argparse.Namespace) -> None:
     from bench.report import build
-    from bench.results import ResultsError
+    from bench.store.folder import ResultsError
 
     try:
         path = build(args.run_dir, args.out)
@@ -209,8 +210,8 @@ def _report(args: argparse.Namespace) -> None:
 
 
 def _compare(args: argparse.Namespace) -> None:
-    from bench.compare import CompareError, main
-    from bench.results import ResultsError
+    from bench.analyse.compare import CompareError, main
+    from bench.store.folder import ResultsError
 
     try:
         code = main(args.run_a, args.run_b, args.fail_on)
@@ -235,9 +236,10 @@ def _resilience(value: str | None) -> tuple[bool, ...] | None:
 
 
 def _plan(args: argparse.Namespace) -> None:
-    from bench import cost, cost_table, demand, plan
+    from bench.analyse import cost, demand, plan
     from bench.config import ConfigError
-    from bench.results import RESULTS_ROOT
+    from bench.report import cost_console as cost_table
+    from pipeline.paths import RESULTS_ROOT
 
     if args.rate <= 0:
         raise UserError(f"--rate must be greater than 0, not {args.rate:g}")
@@ -260,13 +262,13 @@ def _plan(args: argparse.Namespace) -> None:
 
 
 def _ui(args: argparse.Namespace) -> None:
-    from bench.ui import main
+    from bench.run.ui import main
 
     main(args.arch, args.port, args.web_port)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bench.headline import BY_NAME
+    from bench.analyse.headline import BY_NAME
     from pipeline.train import VARIANTS
     from stack.topology import ARCHITECTURES
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from bench import faults
-from bench.faults import FaultConfig
-from bench.shapes import CAPACITY_FRACTIONS, SCENARIOS
+from bench.load.shapes import CAPACITY_FRACTIONS, SCENARIOS
+from bench.run import faults
+from bench.run.faults import FaultConfig
+from pipeline.paths import ROOT
 from pipeline.stages import STAGE_NAMES
 from pipeline.train import VARIANTS
-from serving.settings import ROOT
 from stack.topology import ARCHITECTURES, Budget
 
 DEFAULT_ARCHS = ("monolith", "micro")

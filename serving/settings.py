@@ -7,15 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.paths import DEFAULT_MODEL_DIR
 from pipeline.stages import STAGE_NAMES
-
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MODEL_DIR = ROOT / "models" / "demo"
-
-
-def variant_dir(variant: str) -> Path:
-    """Where `archbench train --variant V` puts a model variant's bundle."""
-    return ROOT / "models" / variant
 
 
 @dataclass(frozen=True)

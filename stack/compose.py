@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from serving.settings import ROOT
+from pipeline.paths import ROOT
 from stack.topology import COMMON_ENV, DEFAULT_PORT, Budget, Service, services, shares
 
 IMAGE = "archbench:latest"

@@ -26,12 +26,11 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
 
-from serving.settings import ROOT
+from pipeline.paths import LOG_ROOT, ROOT
 from stack.budget import Applied, Confinement
 from stack.supervisor import Restart, Supervisor
 from stack.topology import COMMON_ENV, Budget, Service, services, shares
 
-LOG_ROOT = ROOT / "logs"
 READY_TIMEOUT_S = 60.0
 STOP_GRACE_S = 3.0
 _PR_SET_PDEATHSIG = 1

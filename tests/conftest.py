@@ -15,7 +15,7 @@ import pytest
 from pipeline import bundle as bundles
 from pipeline import dataset
 from pipeline.bundle import ModelBundle
-from serving.settings import DEFAULT_MODEL_DIR
+from pipeline.paths import DEFAULT_MODEL_DIR
 from stack.runner import Stack, port_free
 
 _used_bases: set[int] = set()

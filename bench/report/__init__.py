@@ -11,13 +11,13 @@ from pathlib import Path
 
 from bench.report import cost, failure, overview, performance
 from bench.report.document import Document, draw_all, to_html, to_markdown
-from bench.results import ResultsError
-from bench.run import Run, open_run
+from bench.store.folder import ResultsError
+from bench.store.stored import StoredRun, open_run
 
 REPORT_MD, REPORT_HTML = "report.md", "report.html"
 
 
-def document(run: Run) -> Document:
+def document(run: StoredRun) -> Document:
     """The report's content, in reading order."""
     sections = (
         overview.overview_section(run),
@@ -38,7 +38,7 @@ def document(run: Run) -> Document:
     return Document(f"archbench report — {run.path.name}", sections)
 
 
-def write(run: Run, out_dir: Path) -> Path:
+def write(run: StoredRun, out_dir: Path) -> Path:
     """Render and write the report; refuses to overwrite one (reports are write-once too)."""
     content = document(run)
     markdown = to_markdown(content)

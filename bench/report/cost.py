@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bench import headline
-from bench.figures import cost as draw
+from bench.analyse import headline
 from bench.report.document import Cell, Figure, Paragraph, Section, Table, cells
-from bench.run import Run
+from bench.report.figures import cost as draw
+from bench.store.stored import StoredRun
 
 MiB = 2**20
 
@@ -26,7 +26,7 @@ def _not_run(title: str, anchor: str, scenario: str) -> Section:
     )
 
 
-def cost_section(run: Run) -> Section:
+def cost_section(run: StoredRun) -> Section:
     title, anchor = "Cost", "cost"
     cost = run.summary.get("cost") or {}
     archs = [a for a in run.archs if a in cost] + [
@@ -91,7 +91,7 @@ def cost_section(run: Run) -> Section:
     )
 
 
-def scaling_section(run: Run) -> Section:
+def scaling_section(run: StoredRun) -> Section:
     title, anchor = "Scaling", "scaling"
     scaling = {a: p for a, p in (run.summary.get("scaling") or {}).items() if p}
     if not scaling:
@@ -118,7 +118,7 @@ def scaling_section(run: Run) -> Section:
     return Section(title, anchor, (figure, Table(columns, rows)))
 
 
-def sweep_section(run: Run) -> Section:
+def sweep_section(run: StoredRun) -> Section:
     title, anchor = "Model and batch sweep", "sweep"
     sweep = run.summary.get("sweep") or []
     if not sweep:
@@ -145,7 +145,7 @@ def sweep_section(run: Run) -> Section:
     return Section(title, anchor, (figure, Table(columns, rows)))
 
 
-def plan_section(run: Run) -> Section:
+def plan_section(run: StoredRun) -> Section:
     title, anchor = "Capacity plan", "plan"
     plan = run.summary.get("plan") or {}
     if not plan.get("points"):

@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
-from bench.figures import failure as draw
+from bench.analyse.verdict import spared_success
 from bench.report.document import Cell, Figure, Paragraph, Section, Table, cells
-from bench.run import Run
-from bench.verdict import spared_success
+from bench.report.figures import failure as draw
+from bench.store.stored import StoredRun
 from pipeline.stages import STAGE_NAMES
 
 FAULTS = ("crash", "hang", "slow", "errors", "leak")
@@ -68,7 +68,7 @@ def _cell(entries: list[dict[str, Any]]) -> Cell:
     return Cell("\n".join(lines), flags)
 
 
-def failure_section(run: Run) -> Section:
+def failure_section(run: StoredRun) -> Section:
     faults: list[dict[str, Any]] = run.summary.get("faults") or []
     title, anchor = "Failure isolation", "failure"
     if not faults:

@@ -1,16 +1,16 @@
 """The report's opening sections: what was run, on what, whether it completed, and the verdict
-on each claim (computed by bench.verdict)."""
+on each claim (computed by bench.analyse.verdict)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bench import verdict
+from bench.analyse import verdict
 from bench.report.document import Cell, Paragraph, Section, Table, cells
-from bench.run import Run
+from bench.store.stored import StoredRun
 
 
-def planned(run: Run) -> list[str]:
+def planned(run: StoredRun) -> list[str]:
     """The run keys the configuration asked for, in order."""
     config = run.config
     return [
@@ -25,7 +25,7 @@ def _gib(value: Any) -> str:
     return f"{value / 2**30:g} GiB" if isinstance(value, int | float) else "–"
 
 
-def overview_section(run: Run) -> Section:
+def overview_section(run: StoredRun) -> Section:
     meta, config, summary = run.meta, run.config, run.summary
     environment = meta.get("environment") or {}
     git = environment.get("git") or {}
@@ -69,7 +69,7 @@ def overview_section(run: Run) -> Section:
     return Section("This run", "run", tuple(blocks))
 
 
-def verdict_section(run: Run) -> Section:
+def verdict_section(run: StoredRun) -> Section:
     rows = tuple(
         (
             *cells(v.claim, v.experiment, "\n".join(v.evidence)),
@@ -79,7 +79,8 @@ def verdict_section(run: Run) -> Section:
     )
     text = (
         "Each claim the articles make, the experiment in this run that tests it, the measured "
-        "evidence and the verdict, computed by code from this run's data (bench/verdict.py): "
+        "evidence and the verdict, computed by code from this run's data "
+        "(bench/analyse/verdict.py): "
         "supported, not supported, mixed (true in some tests, false in others), or not measured "
         f"in this run. Figures differ only beyond {verdict.MARGIN:.0%}; an endpoint kept serving "
         f"when at least {verdict.KEPT_SERVING:.0%} of its requests during a fault succeeded."

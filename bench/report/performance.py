@@ -1,17 +1,19 @@
 """The report's sections on load, latency and resources: the headline table, every scenario's
 figures, the knee curves, the percentile spectrum, latency over time, where the time goes, and
 CPU and memory by service. Numbers come from summary.json, or from the raw records by
-bench.analysis; nothing is typed in."""
+bench.analyse.runs; nothing is typed in."""
 
 from __future__ import annotations
 
 import statistics
 from typing import Any
 
-from bench import analysis, breakdown, headline, latency
-from bench.figures import performance as draw
+from bench.analyse import breakdown, headline
+from bench.analyse import runs as analysis
+from bench.measure import latency
 from bench.report.document import Cell, Figure, Paragraph, Section, Table, cells
-from bench.run import Run
+from bench.report.figures import performance as draw
+from bench.store.stored import StoredRun
 from pipeline.stages import STAGE_NAMES
 
 # The spectrum's percentiles: 0, then 1 - 10^(-k/10) up to 99.99 (even steps on its log axis).
@@ -24,7 +26,7 @@ def _fmt(value: float | None, digits: int = 1) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
-def headline_section(run: Run) -> Section:
+def headline_section(run: StoredRun) -> Section:
     figures = headline.headline(run)
     columns = ("architecture", *(f"{m.label} ({m.unit})" for m in headline.METRICS))
     rows = tuple(
@@ -50,7 +52,7 @@ def headline_section(run: Run) -> Section:
     return Section("Headline", "headline", (Paragraph(text), Table(columns, rows)))
 
 
-def scenarios_section(run: Run) -> Section:
+def scenarios_section(run: StoredRun) -> Section:
     columns = ("architecture", "scenario", "runs", *headline.SCENARIO_COLUMNS)
     rows = tuple(
         (
@@ -68,7 +70,7 @@ def scenarios_section(run: Run) -> Section:
     return Section("Every scenario", "scenarios", (Paragraph(text), Table(columns, rows)))
 
 
-def load_section(run: Run) -> Section:
+def load_section(run: StoredRun) -> Section:
     steps = {
         arch: [s.get("steps") or [] for _, s in run.runs("capacity", arch)] for arch in run.archs
     }
@@ -99,7 +101,7 @@ def load_section(run: Run) -> Section:
     )
 
 
-def _pooled(run: Run, scenario: str, arch: str) -> Any:
+def _pooled(run: StoredRun, scenario: str, arch: str) -> Any:
     """The intended-latency histogram of every measured request of a scenario, over all reps."""
     total = latency.histogram()
     for key, _ in run.runs(scenario, arch):
@@ -109,7 +111,7 @@ def _pooled(run: Run, scenario: str, arch: str) -> Any:
     return total if total.get_total_count() else None
 
 
-def spectrum_section(run: Run) -> Section:
+def spectrum_section(run: StoredRun) -> Section:
     pooled = {arch: h for arch in run.archs if (h := _pooled(run, "steady", arch)) is not None}
     if not pooled:
         title = "Latency spectrum at the common load"
@@ -145,7 +147,7 @@ def spectrum_section(run: Run) -> Section:
     return Section("Latency spectrum at the common load", "spectrum", (figure, table))
 
 
-def _windows(run: Run, scenario: str) -> list[tuple[float, float, str]]:
+def _windows(run: StoredRun, scenario: str) -> list[tuple[float, float, str]]:
     """Shaded spans of a scenario's schedule: the warm-up, and the spike's burst."""
     key = next((k for a in run.archs for k, _ in run.runs(scenario, a)), None)
     record = run.record(key) if key else None
@@ -159,7 +161,7 @@ def _windows(run: Run, scenario: str) -> list[tuple[float, float, str]]:
     return spans
 
 
-def over_time_section(run: Run) -> Section:
+def over_time_section(run: StoredRun) -> Section:
     series = {}
     for scenario in ("steady", "spike"):
         per_arch = {
@@ -203,7 +205,7 @@ def over_time_section(run: Run) -> Section:
     return Section("Latency over time", "over-time", tuple(blocks))
 
 
-def time_section(run: Run) -> Section:
+def time_section(run: StoredRun) -> Section:
     splits = {arch: s for arch in run.archs if (s := breakdown.split(run, arch)) is not None}
     if not splits:
         return Section("Where the time goes", "time", (_not_run("any load"),))
@@ -250,7 +252,7 @@ def _median(values: list[float | None]) -> float | None:
     return statistics.median(present) if present else None
 
 
-def resources_section(run: Run) -> Section:
+def resources_section(run: StoredRun) -> Section:
     per_service: dict[str, dict[str, tuple[float | None, float | None]]] = {}
     totals: dict[str, tuple[float | None, float | None]] = {}
     rows = []
@@ -299,7 +301,7 @@ def resources_section(run: Run) -> Section:
     return Section("CPU and memory by service", "resources", (figure, table))
 
 
-def _flagged(run: Run, scenario: str, arch: str) -> Cell:
+def _flagged(run: StoredRun, scenario: str, arch: str) -> Cell:
     """The architecture's cell of a row, flagged when the scenario's runs are not to be trusted."""
     return Cell(arch, headline.run_flags(run, scenario, arch))
 

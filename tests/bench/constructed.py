@@ -7,8 +7,8 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from bench.run import Run
-from bench.shapes import SCENARIOS
+from bench.load.shapes import SCENARIOS
+from bench.store.stored import StoredRun
 
 
 def spread(value: float | None, low: float | None = None, high: float | None = None) -> dict:
@@ -53,7 +53,7 @@ def stage_ms(hops: bool) -> dict[str, dict[str, float]]:
 
 
 def per_run(arch: str, scenario: str, valid: bool = True, **figs: Any) -> dict[str, Any]:
-    """A per-run summary (bench.analysis.summarize's keys the report reads)."""
+    """A per-run summary (bench.analyse.runs.summarize's keys the report reads)."""
     f = figures(**figs)
     return {
         "scenario": scenario,
@@ -106,11 +106,11 @@ def default_archs() -> dict[str, dict[str, dict[str, Any]]]:
     }
 
 
-def run(data: dict[str, Any], path: Path = Path("/nonexistent/run")) -> Run:
+def run(data: dict[str, Any], path: Path = Path("/nonexistent/run")) -> StoredRun:
     archs = list(data.get("by_arch", {}))
     meta = {"config": {"archs": archs, "scenarios": ["capacity", "steady"], "repeat": 1,
                        "slo_ms": 100.0}}  # fmt: skip
-    return Run(path, meta, copy.deepcopy(data))
+    return StoredRun(path, meta, copy.deepcopy(data))
 
 
 def fault(

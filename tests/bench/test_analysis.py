@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from bench import analysis, shapes
-from bench.latency import Recorder
-from bench.shapes import Schedule
+from bench.analyse import runs as analysis
+from bench.load import shapes
+from bench.load.shapes import Schedule
+from bench.measure.latency import Recorder
 
 SEED = 5
 

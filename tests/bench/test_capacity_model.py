@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bench import capacity_model as cm
-from bench import cost, demand, plan
+from bench.analyse import capacity_model as cm
+from bench.analyse import cost, demand, plan
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bench-run.json"
 # Each measured capacity brackets the truth between the highest passing step and the lowest

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from bench import compare
-from bench.results import SCHEMA_VERSION
-from bench.run import open_run
+from bench.analyse import compare
+from bench.store.folder import SCHEMA_VERSION
+from bench.store.stored import open_run
 from tests.bench import constructed as c
 
 ARCHBENCH = [sys.executable, "-m", "archbench"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.contention import Ticks, foreign_share
+from bench.measure.contention import Ticks, foreign_share
 
 NS_PER_TICK = 1e9 / os.sysconf("SC_CLK_TCK")
 

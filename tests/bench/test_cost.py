@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from bench import cost
-from bench.cost import PriceError
+from bench.analyse import cost
+from bench.analyse.cost import PriceError
 from tests.bench.conftest import ARCHBENCH, bench
 from tests.conftest import free_base_port
 

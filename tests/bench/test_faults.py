@@ -15,9 +15,12 @@ from typing import Any
 import psutil
 import pytest
 
-from bench import analysis, isolation, resources, shapes
-from bench.faults import FaultConfig, plan, stacks_of
-from bench.latency import Recorder
+from bench.analyse import isolation
+from bench.analyse import runs as analysis
+from bench.load import shapes
+from bench.measure import resources
+from bench.measure.latency import Recorder
+from bench.run.faults import FaultConfig, plan, stacks_of
 from tests.conftest import free_base_port, processes_on_ports
 
 ARCHBENCH = [sys.executable, "-m", "archbench"]

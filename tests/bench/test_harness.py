@@ -16,9 +16,10 @@ from typing import Any
 import psutil
 import pytest
 
-from bench import analysis, resources
-from bench.locust_process import locust_command, start_locust, stop_group
-from bench.results import SCHEMA_VERSION
+from bench.analyse import runs as analysis
+from bench.measure import resources
+from bench.run.locust_process import locust_command, start_locust, stop_group
+from bench.store.folder import SCHEMA_VERSION
 from stack.budget import generator_cpus, sut_cpus
 from stack.runner import Stack
 from stack.topology import Budget

@@ -17,11 +17,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench import analysis, cost, latency, resources
+from bench.analyse import cost
+from bench.analyse import runs as analysis
+from bench.measure import latency, resources
 from bench.report import REPORT_HTML, REPORT_MD, document
 from bench.report.document import to_markdown
-from bench.results import SCHEMA_VERSION
-from bench.run import Run
+from bench.store.folder import SCHEMA_VERSION
+from bench.store.stored import StoredRun
 from stack.topology import Budget
 from tests.bench.markdown import md_rows, md_section, md_tables
 from tests.conftest import free_base_port, processes_on_ports
@@ -152,7 +154,7 @@ def test_the_spectrum_and_the_time_split_are_what_the_raw_data_gives(run_dir: Pa
         assert any(n.endswith("-hop") for n in sums) == (arch_of(row) == "micro")
 
 
-def rebuilt(run_dir: Path) -> Run:
+def rebuilt(run_dir: Path) -> StoredRun:
     """The run's summary computed afresh from its raw records and samples."""
     meta, summary = read(run_dir / "meta.json"), read(run_dir / "summary.json")
     config = meta["config"]
@@ -171,7 +173,7 @@ def rebuilt(run_dir: Path) -> Run:
     rate = round(min(c["median"] for c in capacities if c["median"]) * config["rate_fraction"], 1)
     by_arch = analysis.aggregate(runs, config["archs"], config["scenarios"])
     again = {**summary, "rate_rps": rate, "runs": runs, "by_arch": json.loads(json.dumps(by_arch))}
-    return Run(run_dir, meta, again)
+    return StoredRun(run_dir, meta, again)
 
 
 def test_every_number_in_the_report_follows_from_the_raw_data(run_dir: Path) -> None:
@@ -256,13 +258,13 @@ def modules_after(code: str) -> set[str]:
 
 
 def test_matplotlib_stays_out_of_locust_and_the_harness() -> None:
-    # what `locust -f bench/locustfile.py` imports, with gevent's patching
-    locust = modules_after("import locust, bench.locustfile, bench.users")
+    # what `locust -f bench/load/locustfile.py` imports, with gevent's patching
+    locust = modules_after("import locust, bench.load.locustfile, bench.load.users")
     assert "gevent" in locust and "matplotlib" not in locust
-    harness = modules_after("import archbench.cli, bench.harness\narchbench.cli.build_parser()")
+    harness = modules_after("import archbench.cli, bench.run.harness\narchbench.cli.build_parser()")
     assert "matplotlib" not in harness
     # and the report process never patches itself with gevent
-    report = modules_after("import bench.report, bench.figures.performance")
+    report = modules_after("import bench.report, bench.report.figures.performance")
     assert "matplotlib" in report and not {"locust", "gevent"} & report
     assert "locust" not in sys.modules and "gevent" not in sys.modules  # nor does this test
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.resources import derive
+from bench.measure.resources import derive
 
 
 def rows() -> list[dict[str, object]]:

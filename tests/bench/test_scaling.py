@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench import analysis
+from bench.analyse import runs as analysis
 
 
 def read(path: Path) -> Any:

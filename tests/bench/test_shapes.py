@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench import shapes
-from bench.shapes import Ramp, Schedule, Step
+from bench.load import shapes
+from bench.load.shapes import Ramp, Schedule, Step
 
 
 def test_poisson_arrivals_follow_each_steps_rate() -> None:

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from bench import analysis, resources, sweep
+from bench.analyse import runs as analysis
+from bench.measure import resources
+from bench.run import sweep
 from pipeline.stages import STAGE_NAMES
 
 

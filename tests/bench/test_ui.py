@@ -17,8 +17,8 @@ from typing import Any
 import psutil
 import pytest
 
-from bench.ui import main
-from serving.settings import ROOT
+from bench.run.ui import main
+from pipeline.paths import ROOT
 from stack.runner import StackError, port_free
 from stack.topology import services
 from tests.conftest import free_base_port, processes_on_ports, request
@@ -30,10 +30,10 @@ REQUEST_NAMES = {"predict", "predict-batch", "validate"}
 def ui_process(
     arch: str, base_port: int, web_port: int, tmp_path: Path
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """`bench.ui.main` in a child process; stopped like Ctrl-C (or killed) if a test fails."""
+    """`bench.run.ui.main` in a child process; stopped like Ctrl-C (or killed) if a test fails."""
     # A child started with SIGINT ignored (a background job) would keep ignoring Ctrl-C.
     code = (
-        "import signal, sys; from pathlib import Path; from bench.ui import main; "
+        "import signal, sys; from pathlib import Path; from bench.run.ui import main; "
         "signal.signal(signal.SIGINT, signal.default_int_handler); "
         f"main({arch!r}, {base_port}, {web_port}, Path(sys.argv[1]))"
     )

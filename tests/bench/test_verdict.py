@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from bench import verdict
-from bench.deployment import Topology, topology
-from bench.verdict import MIXED, NOT_MEASURED, NOT_SUPPORTED, SUPPORTED
+from bench.analyse import verdict
+from bench.analyse.deployment import Topology, topology
+from bench.analyse.verdict import MIXED, NOT_MEASURED, NOT_SUPPORTED, SUPPORTED
 from tests.bench import constructed as c
 
 SCALE, ISOLATION, TAKEDOWN, FRAMEWORK, COST, LATENCY, COMPLEXITY, SURFACE, DEPLOY = (

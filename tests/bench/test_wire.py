@@ -1,7 +1,7 @@
 """The generator's HTTP path against a real stack: same answers as a plain client, connections
 reused, and a connection the server closed replaced without losing later requests.
 
-bench.wire runs on gevent, which stays out of the test process: each check runs it in a child
+bench.load.wire runs on gevent, which stays out of the test process: each check runs it in a child
 process that prints what it saw as JSON.
 """
 
@@ -17,14 +17,15 @@ from typing import Any
 
 import pytest
 
-from bench import payloads
+from bench.load import payloads
 from serving import timing
 from stack.runner import Stack
 from tests.conftest import request
 
 PROBE = """
 import json, sys
-from bench import payloads, wire
+from bench.load import payloads
+from bench.load import wire
 host, port, kind = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 out = {}
 if kind == "pool":

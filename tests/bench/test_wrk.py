@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import wrk
+from bench.selfcheck import wrk
 
 REPORT = """Running 10s test @ http://127.0.0.1:8800/predict
   1 threads and 8 connections

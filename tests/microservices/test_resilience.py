@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.faults import RESILIENCE_ENV
-from bench.injection import admin
+from bench.run.faults import RESILIENCE_ENV
+from bench.run.injection import admin
 from microservices.resilience import RetryBudget
 from stack.runner import Stack
 from tests.conftest import Answer, free_base_port, request

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from bench.injection import admin
+from bench.run.injection import admin
 from serving import timing
 from stack.runner import Stack
 from tests.conftest import Answer, free_base_port, request

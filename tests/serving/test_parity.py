@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from bench.payloads import perturbed
+from bench.load.payloads import perturbed
 from pipeline.records import ErrorBody
 from stack.runner import Stack
 from tests.conftest import Answer, request

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from serving.settings import ROOT
+from pipeline.paths import ROOT
 from stack.compose import ComposeError, compose_file, disagreements, limits, resolve, totals
 from stack.topology import ARCHITECTURES, Budget, services
 

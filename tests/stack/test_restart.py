@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from bench.injection import admin
+from bench.run.injection import admin
 from stack.budget import CGROUP_ROOT
 from stack.runner import Stack, StackError
 from stack.supervisor import Restart

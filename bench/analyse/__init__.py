@@ -1,0 +1,1 @@
+"""Figures derived from a run folder: per-run summaries, isolation, cost, capacity, verdicts."""

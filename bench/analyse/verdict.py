@@ -1,0 +1,340 @@
+"""The verdict on each claim the articles make, computed from one run's data by code: supported,
+not supported, mixed, or not measured in this run (when the run lacks the experiment)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bench.analyse import breakdown, headline
+from bench.analyse import runs as analysis
+from bench.analyse.deployment import Topology, topology
+from bench.store.stored import StoredRun
+
+SUPPORTED, NOT_SUPPORTED, MIXED = "supported", "not supported", "mixed"
+NOT_MEASURED = "not measured in this run"
+VERDICTS = (SUPPORTED, NOT_SUPPORTED, MIXED, NOT_MEASURED)
+MONOLITH, MICRO, MICRO_FLASK = "monolith", "micro", "micro-flask"
+
+# Two figures differ only beyond 10%: three repetitions of one configuration on the 2-core
+# machine spread up to -10%..+10% around their median in CPU per request, p50 and p99 (steady).
+MARGIN = 0.10
+# An endpoint kept serving through a fault at the bar of an error-free run: at most 1% failed.
+KEPT_SERVING = 1 - analysis.MAX_ERROR_RATE
+# Added replicas scale only if they add more capacity than one capacity step (~10% apart) can
+# tell from noise.
+SCALING_GAIN = 0.10
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One row of the verdict table; `flags` say which evidence comes from invalid runs."""
+
+    claim: str
+    experiment: str
+    evidence: tuple[str, ...]
+    verdict: str
+    flags: tuple[str, ...] = ()
+
+
+def tally(holds: Sequence[bool]) -> str:
+    """Supported when every test of the claim holds, not supported when none does."""
+    return SUPPORTED if all(holds) else NOT_SUPPORTED if not any(holds) else MIXED
+
+
+def more(a: float, b: float) -> bool:
+    """`a` is more than `b` beyond the margin of noise."""
+    return a > b * (1 + MARGIN)
+
+
+def _median(run: StoredRun, arch: str, scenario: str, key: str) -> float | None:
+    figures = (run.summary.get("by_arch") or {}).get(arch, {}).get(scenario) or {}
+    return (figures.get(key) or {}).get("median")
+
+
+def _invalid(run: StoredRun, scenario: str, *archs: str) -> tuple[str, ...]:
+    return tuple(
+        f"{arch} {scenario} {flag}"
+        for arch in archs
+        for flag in headline.run_flags(run, scenario, arch)
+        if flag.startswith("invalid")
+    )
+
+
+# A claim's judge gives its verdict, the evidence lines and the flags on that evidence.
+Judged = tuple[str, tuple[str, ...], tuple[str, ...]]
+Judge = Callable[[StoredRun, dict[str, Topology]], Judged]
+
+
+def _scaled(points: list[dict[str, Any]]) -> tuple[float, float, str] | None:
+    """Capacity gain from the fewest to the most replicas, MiB added per req/s gained, and the
+    line saying so; None without two points or a first capacity."""
+    points = sorted(points, key=lambda p: p["replicas"])
+    if len(points) < 2 or not points[0].get("capacity_rps"):
+        return None
+    first, last = points[0], points[-1]
+    start_rps, end_rps = first["capacity_rps"], last.get("capacity_rps") or 0.0
+    added_mib = (last["memory_bytes"] - first["memory_bytes"]) / 2**20
+    mib_per_rps = added_mib / (end_rps - start_rps) if end_rps > start_rps else float("inf")
+    gain = end_rps / start_rps - 1
+    text = (
+        f"{first['replicas']} → {last['replicas']} × {last['scaled']}: capacity "
+        f"{start_rps:.0f} → {end_rps:.0f} req/s ({gain:+.0%}) for {added_mib:+.0f} MiB"
+    )
+    return gain, mib_per_rps, text
+
+
+def _scaling(run: StoredRun, _: dict[str, Topology]) -> Judged:
+    scaling = run.summary.get("scaling") or {}
+    micro, mono = (_scaled(scaling.get(arch) or []) for arch in (MICRO, MONOLITH))
+    if micro is None:
+        return NOT_MEASURED, ("the scaling scenario was not run for micro",), ()
+    evidence: tuple[str, ...] = (f"micro: {micro[2]}",)
+    if mono is not None:
+        evidence += (f"monolith: {mono[2]}",)
+    if micro[0] < SCALING_GAIN:
+        return NOT_SUPPORTED, evidence, ()
+    if mono is not None and mono[0] >= SCALING_GAIN and not more(mono[1], micro[1]):
+        why = "scaling the whole monolith added capacity for no more memory per req/s"
+        return MIXED, (*evidence, why), ()
+    return SUPPORTED, evidence, ()
+
+
+def _fault_runs(run: StoredRun, arch: str) -> tuple[list[dict[str, Any]], int]:
+    """Valid fault runs of an architecture where some endpoint does not need the faulty stage,
+    and how many invalid ones were left out."""
+    faults = [f for f in run.summary.get("faults") or [] if f.get("arch") == arch]
+    valid = [f for f in faults if (f.get("validity") or {}).get("valid")]
+    tested = [f for f in valid if spared_success(f) is not None]
+    return tested, len(faults) - len(valid)
+
+
+def spared_success(fault: dict[str, Any]) -> float | None:
+    """The lowest success during the fault among endpoints that do not need the faulty stage
+    (None when every endpoint needs it)."""
+    spared = [e for e in fault["endpoints"].values() if not e["needs_stage"]]
+    return min(e["success_rate_during_fault"] for e in spared) if spared else None
+
+
+def _fault_name(f: dict[str, Any]) -> str:
+    resilience = ", resilience on" if f.get("resilience") else ""
+    return f"{f['fault']} in {f['stage']}{resilience} (rep {f.get('rep', 0)})"
+
+
+def _faults(run: StoredRun, arch: str, kept: bool) -> Judged:
+    """Does each fault run keep (kept=True) or take down (False) the spared endpoints?"""
+    tested, invalid = _fault_runs(run, arch)
+    flags = (f"{invalid} invalid {arch} fault runs left out",) if invalid else ()
+    if not any(f.get("arch") == arch for f in run.summary.get("faults") or []):
+        return NOT_MEASURED, (f"the fault scenario was not run for {arch}",), ()
+    if not tested:
+        return (
+            NOT_MEASURED,
+            (f"no valid {arch} fault run with an endpoint that skips the stage",),
+            flags,
+        )
+    spared = [spared_success(f) or 0.0 for f in tested]
+    holds = [(success >= KEPT_SERVING) == kept for success in spared]
+    lines = [
+        f"{_fault_name(f)}: endpoints that skip {f['stage']} succeeded {success:.0%} during it"
+        for f, success in zip(tested, spared, strict=True)
+    ]
+    summary = f"{sum(holds)} of {len(tested)} {arch} fault runs " + (
+        f"kept the other endpoints serving (≥ {KEPT_SERVING:.0%})"
+        if kept
+        else f"took the other endpoints down (< {KEPT_SERVING:.0%} success)"
+    )
+    return tally(holds), (summary, *lines), flags
+
+
+def _framework(run: StoredRun, topo: dict[str, Topology]) -> Judged:
+    flask = (run.summary.get("by_arch") or {}).get(MICRO_FLASK) or {}
+    scenario = next((s for s in ("steady", "capacity", "spike", "ramp") if s in flask), None)
+    if scenario is None:
+        return NOT_MEASURED, ("no micro-flask run in this run",), ()
+    flags = _invalid(run, scenario, MICRO_FLASK)
+    if flask[scenario]["invalid_runs"] == flask[scenario]["runs"]:
+        return NOT_MEASURED, (f"every micro-flask {scenario} run was invalid",), flags
+    errors = _median(run, MICRO_FLASK, scenario, "error_rate") or 0.0
+    p99 = _median(run, MICRO_FLASK, scenario, "p99_ms")
+    micro_p99 = _median(run, MICRO, scenario, "p99_ms")
+    evidence = [
+        f"features on Flask under gunicorn, the other stages on FastAPI: {scenario} errors "
+        f"{errors:.2%}, p99 {p99 or float('nan'):.1f} ms (SLO {run.slo_ms:.0f} ms)",
+    ]
+    if micro_p99 is not None:
+        evidence.append(f"micro (all FastAPI) p99 {micro_p99:.1f} ms")
+    if errors >= analysis.MAX_ERROR_RATE or p99 is None:
+        return NOT_SUPPORTED, tuple(evidence), flags
+    if p99 > run.slo_ms and (micro_p99 is None or micro_p99 <= run.slo_ms):
+        evidence.append("it served correctly but missed the SLO that micro met")
+        return MIXED, tuple(evidence), flags
+    return SUPPORTED, tuple(evidence), flags
+
+
+# A figure of both: its name, micro's and the monolith's value (None: not measured), unit, digits.
+Pair = tuple[str, float | None, float | None, str, int]
+
+
+def _compared(pairs: Sequence[Pair]) -> tuple[list[bool], tuple[str, ...]]:
+    """For each figure measured on both: is micro's higher beyond the margin, and the line."""
+    known = [(n, a, b, u, d) for n, a, b, u, d in pairs if a is not None and b is not None]
+    return [more(a, b) for _, a, b, _, _ in known], tuple(
+        f"{name}: micro {a:.{d}f} {unit} vs monolith {b:.{d}f} {unit} (×{a / b:.2f})"
+        for name, a, b, unit, d in known
+    )
+
+
+def _steady(run: StoredRun, key: str, scale: float = 1.0) -> tuple[float | None, float | None]:
+    values = (_median(run, arch, "steady", key) for arch in (MICRO, MONOLITH))
+    return tuple(None if v is None else v * scale for v in values)  # type: ignore[return-value]
+
+
+def _cost(run: StoredRun, _: dict[str, Topology]) -> Judged:
+    cpu, memory = _steady(run, "cpu_ms_per_request"), _steady(run, "memory_bytes", 2**-20)
+    if None in cpu and None in memory:
+        return NOT_MEASURED, ("the steady scenario was not run for both",), ()
+    cost = run.summary.get("cost") or {}
+    usd = [(cost.get(a) or {}).get("usd_per_million") for a in (MICRO, MONOLITH)]
+    holds, evidence = _compared(
+        [
+            ("CPU per request", *cpu, "ms", 2),
+            ("memory of the stack", *memory, "MiB", 0),
+            ("price per million predictions", usd[0], usd[1], "USD", 3),
+        ]
+    )
+    return tally(holds), evidence, _invalid(run, "steady", MICRO, MONOLITH)
+
+
+def _hops(run: StoredRun) -> dict[str, breakdown.Split] | None:
+    splits = {arch: breakdown.split(run, arch) for arch in (MICRO, MONOLITH)}
+    return None if None in splits.values() else splits  # type: ignore[return-value]
+
+
+def _hop_line(arch: str, split: breakdown.Split) -> str:
+    hop_ms = sum(split.hops_ms.values())
+    return (
+        f"{arch}: {split.hops} network hops per prediction, {hop_ms:.2f} ms of the "
+        f"{split.total_ms:.2f} ms handled ({hop_ms / split.total_ms:.0%}; {split.scenario})"
+    )
+
+
+def _complexity(run: StoredRun, topo: dict[str, Topology]) -> Judged:
+    splits = _hops(run)
+    if splits is None:
+        return NOT_MEASURED, ("no Server-Timing data for both micro and monolith",), ()
+    micro, mono = topo[MICRO], topo[MONOLITH]
+    checks = [
+        ("processes", micro.units, mono.units),
+        ("listening ports", micro.listening_ports, mono.listening_ports),
+        ("settings to keep in sync", micro.config_items, mono.config_items),
+        ("hops per prediction", splits[MICRO].hops, splits[MONOLITH].hops),
+    ]
+    evidence = tuple(f"{name}: micro {a}, monolith {b}" for name, a, b in checks)
+    return tally([a > b for _, a, b in checks]), (*evidence, _hop_line(MICRO, splits[MICRO])), ()
+
+
+def _surface(run: StoredRun, topo: dict[str, Topology]) -> Judged:
+    splits = _hops(run)
+    if splits is None:
+        return NOT_MEASURED, ("no Server-Timing data for both micro and monolith",), ()
+    micro, mono = topo[MICRO], topo[MONOLITH]
+    inside = (
+        micro.listening_ports - micro.published_ports,
+        mono.listening_ports - mono.published_ports,
+    )
+    evidence = (
+        f"published ports: micro {micro.published_ports}, monolith {mono.published_ports}",
+        f"internal listening ports: micro {inside[0]}, monolith {inside[1]}",
+        f"hops carrying request data over plain HTTP: micro {splits[MICRO].hops}, "
+        f"monolith {splits[MONOLITH].hops}",
+        f"admin listeners (loopback only, token required): micro {micro.admin_listeners}, "
+        f"monolith {mono.admin_listeners}",
+    )
+    if micro.published_ports > mono.published_ports:
+        return SUPPORTED, evidence, ()
+    if inside[0] > inside[1] or splits[MICRO].hops > splits[MONOLITH].hops:
+        why = "what clients can reach is the same; more is reachable inside the host or network"
+        return MIXED, (*evidence, why), ()
+    return NOT_SUPPORTED, evidence, ()
+
+
+def _deploy(run: StoredRun, topo: dict[str, Topology]) -> Judged:
+    units = f"units to deploy: micro {topo[MICRO].units}, monolith {topo[MONOLITH].units}"
+    cost = run.summary.get("cost") or {}
+    ready = [((cost.get(a) or {}).get("ready_s") or {}).get("total_s") for a in (MICRO, MONOLITH)]
+    micro_s, mono_s = ready
+    if micro_s is None or mono_s is None:
+        return NOT_MEASURED, (units, "time to ready was not measured in this run"), ()
+    evidence = (units, f"cold start to ready: micro {micro_s:.2f} s, monolith {mono_s:.2f} s")
+    holds = [topo[MONOLITH].units < topo[MICRO].units, not more(mono_s, micro_s)]
+    return tally(holds), evidence, ()
+
+
+def _latency(run: StoredRun, _: dict[str, Topology]) -> Judged:
+    holds, evidence = _compared(
+        [(f"{p} at the common load", *_steady(run, f"{p}_ms"), "ms", 1) for p in ("p50", "p99")]
+    )
+    if not holds:
+        return NOT_MEASURED, ("the steady scenario was not run for both",), ()
+    return tally(holds), evidence, _invalid(run, "steady", MICRO, MONOLITH)
+
+
+CLAIMS: tuple[tuple[str, str, Judge], ...] = (
+    (
+        "Microservices scale independently",
+        "scaling: replicas of the bottleneck service vs workers of the whole monolith",
+        _scaling,
+    ),
+    (
+        "A failure in one service affects only that service",
+        "faults injected into one micro stage; success of the endpoints that skip it",
+        lambda run, _: _faults(run, MICRO, kept=True),
+    ),
+    (
+        "In a monolith one failure takes down the whole application",
+        "the same faults in the monolith; success of the endpoints that skip the stage",
+        lambda run, _: _faults(run, MONOLITH, kept=False),
+    ),
+    (
+        "Each service can use its own framework",
+        "micro-flask (features on Flask/gunicorn) served under the same load",
+        _framework,
+    ),
+    (
+        "Microservices cost more (resources per service)",
+        "steady scenario at the common load: CPU per request, memory, price",
+        _cost,
+    ),
+    (
+        "Calls between services add latency",
+        "steady scenario at the common load: p50 and p99",
+        _latency,
+    ),
+    (
+        "More services mean more complexity and harder debugging",
+        "topology, and the hops each request takes (Server-Timing)",
+        _complexity,
+    ),
+    (
+        "Network communication widens the attack surface",
+        "published and listening ports (topology), hops carrying data (Server-Timing)",
+        _surface,
+    ),
+    (
+        "A monolith is easier to deploy",
+        "units to deploy (topology) and cold start to ready (cost scenario)",
+        _deploy,
+    ),
+)
+
+
+def judge(run: StoredRun, topo: dict[str, Topology] | None = None) -> list[Verdict]:
+    """Every claim's verdict; `topo` defaults to the architectures' real topology."""
+    topo = topo or {arch: topology(arch) for arch in (MONOLITH, MICRO, MICRO_FLASK)}
+    verdicts = []
+    for claim, experiment, judge_claim in CLAIMS:
+        verdict, evidence, flags = judge_claim(run, topo)
+        verdicts.append(Verdict(claim, experiment, evidence, verdict, flags))
+    return verdicts

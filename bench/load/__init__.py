@@ -1,0 +1,1 @@
+"""The load: what is sent (payloads), when (shapes), and how (Locust users, dispatch, wire)."""

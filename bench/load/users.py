@@ -1,0 +1,334 @@
+"""Locust user classes: an open-loop scheduler and classic closed-loop users, both recording every
+request's exact latency. Imported only inside Locust processes (it pulls in gevent)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import gevent
+from locust import LoadTestShape, User, constant, events, task
+from locust.exception import CatchResponseError, StopTest, StopUser
+
+from bench.load import payloads, shapes, wire
+from bench.load.dispatch import Workers
+from bench.load.shapes import Schedule
+from bench.measure.latency import Recorder
+
+# Longest a request may wait past its time for a free in-flight slot before it is shed.
+MAX_SLOT_WAIT_S = 1.0
+
+
+@dataclass
+class RunState:
+    """What the scheduler, the shape and the dump share inside one Locust process."""
+
+    recorder: Recorder = field(default_factory=Recorder)
+    schedule: Schedule | None = None
+    estimate_rps: float | None = None
+    done: bool = False
+    capture: bool = True
+    window: dict[str, float] = field(default_factory=dict)
+
+
+STATE = RunState()
+
+
+@events.init.add_listener
+def _stop_on_sigterm(environment: Any, **_: Any) -> None:
+    # Headless Locust installs its SIGTERM handler only after a shape's run ends, so until then
+    # SIGTERM would kill the process before it writes anything: stop the run cleanly instead.
+    def stop() -> None:
+        if environment.runner is not None:
+            environment.runner.stop()
+
+    gevent.signal_handler(signal.SIGTERM, stop)
+
+
+@events.init_command_line_parser.add_listener
+def _add_options(parser: Any) -> None:
+    group = parser.add_argument_group("archbench")
+    group.add_argument("--scenario", choices=shapes.SCENARIOS, default="steady")
+    group.add_argument("--rate", type=float, default=50.0, help="open-loop requests/s")
+    group.add_argument("--duration", type=float, default=10.0, help="measured seconds")
+    group.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds first")
+    group.add_argument("--step-duration", type=float, default=3.0, help="capacity step seconds")
+    group.add_argument("--probe-duration", type=float, default=3.0, help="capacity probe seconds")
+    group.add_argument(
+        "--capacity-fractions",
+        default=",".join(map(str, shapes.CAPACITY_FRACTIONS)),
+        help="capacity step rates as fractions of the probe's throughput",
+    )
+    group.add_argument("--spike-multiple", type=float, default=3.0)
+    group.add_argument("--max-in-flight", type=int, default=64)
+    group.add_argument("--ramp-users", type=int, default=16)
+    group.add_argument("--ramp-spawn-rate", type=float, default=2.0)
+    group.add_argument("--payload-seed", type=int, default=1)
+    group.add_argument("--invalid-share", type=float, default=payloads.DEFAULT_INVALID_SHARE)
+    group.add_argument("--record-file", default="", help="where to write exact latencies")
+    group.add_argument(
+        "--batch-size", type=int, default=0, help="records per predict request (0: the mix's)"
+    )
+    group.add_argument(
+        "--mix",
+        default=",".join(payloads.DEFAULT_MIX),
+        help="request names to send, with their default weights: "
+        + ", ".join(payloads.DEFAULT_MIX),
+    )
+    group.add_argument(
+        "--no-latency-capture",
+        action="store_true",
+        help="skip the exact-latency record (to measure what capturing costs)",
+    )
+
+
+Request = tuple[payloads.Payload, bytes]
+
+
+class HttpUser(User):
+    """A user with keep-alive connections sending requests encoded once (bench/load/wire.py).
+
+    Not Locust's FastHttpUser: its session (UserAgent, response wrappers, catch_response) cost
+    about 60-90 us of generator CPU per request here, more than all the rest of the request path.
+    We fire Locust's request event ourselves, so its statistics, UI and reports are unchanged.
+    """
+
+    abstract = True
+    network_timeout = 10.0
+    connection_timeout = 2.0
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        url = urlsplit(self.host or "")
+        if not url.hostname:
+            raise StopTest(f"--host {self.host!r} is not an http://host:port URL")
+        self.address = (url.hostname, url.port or 80)
+        self.http = wire.Connections(*self.address, self.connection_timeout, self.network_timeout)
+
+    def on_stop(self) -> None:
+        # Users come and go in the web UI and ramps: leave no connection behind.
+        self.http.close()
+
+    def request_cycle(self) -> Iterator[Request]:
+        """The payload pool named by the options, each with its request bytes, endlessly."""
+        options = self.environment.parsed_options
+        names = [n.strip() for n in options.mix.split(",") if n.strip()]
+        unknown = [n for n in names if n not in payloads.DEFAULT_MIX]
+        if unknown or not names:
+            choices = ", ".join(payloads.DEFAULT_MIX)
+            raise StopTest(f"--mix {options.mix!r}: choose from {choices}")
+        mix = {n: payloads.DEFAULT_MIX[n] for n in names}
+        if options.batch_size:
+            mix = payloads.with_batch(mix, options.batch_size)
+        pool = payloads.pool(options.payload_seed, invalid_share=options.invalid_share, mix=mix)
+        return itertools.cycle([(p, wire.encode(*self.address, p.path, p.body)) for p in pool])
+
+
+def fire(user: HttpUser, request: Request, intended: float, capped: bool, record: bool) -> None:
+    """Send one request and record it; a status other than the expected one is a failure."""
+    payload, encoded = request
+    started_unix = time.time()
+    sent = time.perf_counter()
+    status, length, server_timing = 0, 0, None
+    failure: Exception | None = None
+    try:
+        status, length, server_timing = user.http.exchange(encoded)
+    except Exception as exc:  # no answer at all (refused, reset, timeout): a failed request
+        failure = exc
+    done = time.perf_counter()
+    ok = status == payload.expected_status
+    if not ok and failure is None:
+        failure = CatchResponseError(f"HTTP {status}, expected {payload.expected_status}")
+    user.environment.events.request.fire(
+        request_type="POST",
+        name=payload.name,
+        response_time=(done - sent) * 1000,
+        response_length=length,
+        response=None,
+        context={},
+        exception=failure,
+        start_time=started_unix,
+        url=payload.path,
+    )
+    if record and STATE.capture:
+        STATE.recorder.record(payload.name, intended, sent, done, status, ok, server_timing, capped)
+
+
+def scenario_of(environment: Any) -> str:
+    shape = environment.shape_class
+    return getattr(shape, "scenario", None) or environment.parsed_options.scenario
+
+
+class OpenLoopUser(HttpUser):
+    """One scheduler per process: issues requests at Poisson arrival times, never waiting for
+    answers (in-flight requests bounded), so a slow server cannot lower the offered load."""
+
+    @task
+    def drive(self) -> None:
+        options = self.environment.parsed_options
+        requests = self.request_cycle()
+        scenario = scenario_of(self.environment)
+        if scenario == "capacity":
+            STATE.estimate_rps = self.probe(requests, options.probe_duration)
+            fractions = [float(f) for f in options.capacity_fractions.split(",")]
+            schedule = shapes.capacity(
+                STATE.estimate_rps, options.step_duration, options.warmup, fractions
+            )
+        elif scenario == "spike":
+            third = options.duration / 3
+            schedule = shapes.spike(
+                options.rate, options.spike_multiple, third, third, third, options.warmup
+            )
+        else:
+            schedule = shapes.steady(options.rate, options.duration, options.warmup)
+        STATE.schedule = schedule
+        self.run_schedule(schedule, requests, options)
+        STATE.done = True
+        raise StopUser()
+
+    def probe(self, requests: Iterator[Request], seconds: float) -> float:
+        """Closed-loop throughput with as many concurrent requests as the in-flight bound."""
+        workers = min(16, self.environment.parsed_options.max_in_flight)
+        deadline = time.perf_counter() + seconds
+        completed = [0]
+
+        def loop() -> None:
+            while time.perf_counter() < deadline:
+                fire(self, next(requests), time.perf_counter(), False, record=False)
+                completed[0] += 1
+
+        started = time.perf_counter()
+        gevent.joinall([gevent.spawn(loop) for _ in range(workers)], timeout=seconds + 15)
+        return completed[0] / max(1e-9, time.perf_counter() - started)
+
+    def run_schedule(self, schedule: Schedule, requests: Iterator[Request], options: Any) -> None:
+        in_flight = Workers(options.max_in_flight, partial(fire, self))
+        start = time.perf_counter() + 0.05
+        STATE.recorder.reset(start, schedule.warmup_s)
+        if options.record_file:  # the harness times the faults it injects from this mark
+            mark = Path(options.record_file).with_name("schedule.start")
+            mark.write_text(f"{time.time() + 0.05}")
+        measuring = False
+        blocked_until = 0.0
+        for offset in shapes.arrivals(schedule, options.payload_seed):
+            intended = start + offset
+            delay = intended - time.perf_counter()
+            if delay > 0:
+                gevent.sleep(delay)
+            if not measuring and offset >= schedule.warmup_s:
+                measuring = True
+                STATE.window.update(
+                    cpu_s=time.process_time(), wall_s=time.perf_counter(), start_unix=time.time()
+                )
+            request = next(requests)
+            # A request is "capped" when the in-flight bound, not the generator, made it late:
+            # it waited for a slot, or its time came while the scheduler was waiting for one.
+            capped = intended < blocked_until
+            if in_flight.full():
+                capped = True
+                # Wait for a slot until the request is MAX_SLOT_WAIT_S late, then shed it, so a
+                # stalled server cannot stall the schedule.
+                wait_s = MAX_SLOT_WAIT_S - (time.perf_counter() - intended)
+                waited_from = time.perf_counter()
+                if wait_s > 0:
+                    in_flight.wait_available(wait_s)
+                blocked_until = time.perf_counter()
+                if measuring:
+                    STATE.window["blocked_s"] = (
+                        STATE.window.get("blocked_s", 0.0) + blocked_until - waited_from
+                    )
+                if in_flight.full():
+                    STATE.recorder.shed(request[0].name, intended)
+                    continue
+            in_flight.submit(request, intended, capped, True)
+        STATE.window.update(
+            cpu_s=time.process_time() - STATE.window.get("cpu_s", time.process_time()),
+            wall_s=time.perf_counter() - STATE.window.get("wall_s", time.perf_counter()),
+            end_unix=time.time(),
+        )
+        in_flight.close(self.network_timeout + 1)
+
+
+class ClosedLoopUser(HttpUser):
+    """A classic Locust user: sends, waits for the answer, sends again (no think time)."""
+
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        self.requests = self.request_cycle()
+
+    @task
+    def call(self) -> None:
+        fire(self, next(self.requests), time.perf_counter(), False, record=True)
+
+
+class ScenarioShape(LoadTestShape):
+    """Runs the scenario named by --scenario (or by a subclass's `scenario`)."""
+
+    scenario: str | None = None
+
+    def reset_time(self) -> None:
+        # Locust calls this when a run starts, before the first tick and before test_start:
+        # the last run's state would otherwise end a new run at once (runs repeat in the UI).
+        global STATE
+        STATE = RunState()
+        super().reset_time()
+
+    def tick(self) -> tuple[int, float, list[type]] | None:
+        assert self.runner is not None
+        environment = self.runner.environment
+        options: Any = environment.parsed_options
+        if scenario_of(environment) in shapes.CLOSED_LOOP:
+            ramp = shapes.Ramp(options.ramp_users, options.ramp_spawn_rate, options.duration)
+            users = ramp.users_at(self.get_run_time())
+            if users is None:
+                return None
+            return users, options.ramp_spawn_rate, [ClosedLoopUser]
+        if STATE.done:
+            return None
+        return 1, 1, [OpenLoopUser]
+
+
+@events.test_start.add_listener
+def _on_start(environment: Any, **_: Any) -> None:
+    global STATE
+    STATE = RunState(capture=not getattr(environment.parsed_options, "no_latency_capture", False))
+    if scenario_of(environment) in shapes.CLOSED_LOOP:
+        STATE.recorder.reset(time.perf_counter())
+        STATE.window.update(
+            cpu_s=time.process_time(), wall_s=time.perf_counter(), start_unix=time.time()
+        )
+
+
+@events.test_stop.add_listener
+def _on_stop(environment: Any, **_: Any) -> None:
+    options = environment.parsed_options
+    scenario = scenario_of(environment)
+    if scenario in shapes.CLOSED_LOOP and "wall_s" in STATE.window:
+        STATE.window.update(
+            cpu_s=time.process_time() - STATE.window["cpu_s"],
+            wall_s=time.perf_counter() - STATE.window["wall_s"],
+            end_unix=time.time(),
+        )
+    if not options or not options.record_file:
+        return
+    record = STATE.recorder.to_json(
+        scenario=scenario,
+        schedule=STATE.schedule.to_json() if STATE.schedule else None,
+        estimate_rps=STATE.estimate_rps,
+        generator_cpu_s=STATE.window.get("cpu_s"),
+        measured_wall_s=STATE.window.get("wall_s"),
+        measured_unix=[STATE.window.get("start_unix"), STATE.window.get("end_unix")],
+        blocked_s=STATE.window.get("blocked_s", 0.0),
+        completed=STATE.done or scenario in shapes.CLOSED_LOOP,
+        payload_seed=options.payload_seed,
+    )
+    Path(options.record_file).write_text(json.dumps(record))

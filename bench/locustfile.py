@@ -1,5 +1,0 @@
-"""The locustfile the harness runs headless: one shape, driven by --scenario."""
-
-from bench.users import ClosedLoopUser, OpenLoopUser, ScenarioShape
-
-__all__ = ["ClosedLoopUser", "OpenLoopUser", "ScenarioShape"]

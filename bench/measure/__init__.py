@@ -1,0 +1,1 @@
+"""What is measured while load runs: exact latencies, resources, and contention on the CPUs."""

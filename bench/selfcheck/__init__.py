@@ -1,0 +1,1 @@
+"""Checks of the harness itself: stage microbenchmark, hop tax (perf), load generator (loadperf)."""

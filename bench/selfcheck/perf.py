@@ -1,0 +1,272 @@
+"""`archbench perf`: the microservices' tax per hop at low load, and the monolith's peak throughput
+against the in-process pipeline on the same single CPU.
+
+The load comes from the load generator's CPU (this process, and `wrk` under `taskset`); the stacks
+and the in-process run use the system-under-test CPU. Figures are printed, not asserted: they
+depend on the machine.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.measure.contention import Ticks, foreign_share
+from bench.selfcheck import wrk
+from bench.selfcheck.microbench import PIPELINE, POOL_SIZE, bodies
+from bench.selfcheck.wrk import Peak
+from serving.api import ENDPOINTS
+from serving.timing import HOP_SUFFIX, parse
+from stack.budget import Applied, generator_cpus, sut_cpus
+from stack.runner import Stack
+from stack.topology import COMMON_ENV, Budget
+
+PREDICT = next(e for e in ENDPOINTS if e.path == "/predict")
+# The gateway calls each stage service of /predict once: that many hops per request.
+HOPS = len(PREDICT.stages)
+ARCHITECTURES = ("monolith", "micro")
+HEADERS = {"content-type": "application/json"}
+
+
+@dataclass(frozen=True)
+class PerfConfig:
+    """What `archbench perf` runs; the defaults keep the whole run under about two minutes."""
+
+    model_dir: Path
+    requests: int = 3000
+    rounds: int = 6
+    warmup: int = 300
+    wrk_seconds: int = 10
+    wrk_threads: int = 1
+    wrk_connections: int = 8
+    in_process_seconds: float = 4.0
+    base_port: int = 8800
+
+
+@dataclass(frozen=True)
+class LowLoad:
+    """Sequential single-record requests: client-side latency and the stack's CPU per request."""
+
+    requests: int
+    p50_ms: float
+    p99_ms: float
+    cpu_ms_per_request: float | None
+    hop_ms: dict[str, float]  # median of each `<stage>-hop` Server-Timing entry
+
+
+@dataclass
+class Run:
+    """Everything one `archbench perf` measured, with its conditions."""
+
+    config: PerfConfig
+    sut_cpus: list[int]
+    generator_cpus: list[int]
+    applied: Applied | None = None
+    in_process_rps: float = 0.0
+    low: dict[str, LowLoad] = field(default_factory=dict)
+    peaks: dict[str, Peak] = field(default_factory=dict)
+    # Share of the SUT CPU busy with work outside the measurement, per phase.
+    foreign: dict[str, float] = field(default_factory=dict)
+
+
+def cpu_list(cpus: Sequence[int]) -> str:
+    return ",".join(map(str, cpus))
+
+
+def in_process_argv(config: PerfConfig, cpus: Sequence[int]) -> list[str]:
+    """The microbench command measuring the whole pipeline at batch 1 on the SUT CPU."""
+    return [
+        *("taskset", "-c", cpu_list(cpus), sys.executable, "-m", "bench.selfcheck.microbench"),
+        *("--model-dir", str(config.model_dir), "--seconds", str(config.in_process_seconds)),
+        *("--batch-sizes", "1", "--pipeline-only", "--json"),
+    ]
+
+
+def in_process(argv: list[str], cpus: Sequence[int], timeout_s: float) -> tuple[float, float]:
+    """Run the microbench: (pipeline requests/s, share of the CPUs taken by other work)."""
+    before, children_before = Ticks.read(cpus), _children_cpu_ns()
+    done = subprocess.run(
+        argv,
+        env={**os.environ, **COMMON_ENV},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=timeout_s,
+    )
+    foreign = foreign_share(before, Ticks.read(cpus), _children_cpu_ns() - children_before)
+    row = next(r for r in json.loads(done.stdout) if r["name"] == PIPELINE)
+    return 1e6 / float(row["mean_us"]), foreign
+
+
+def _children_cpu_ns() -> int:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return int((usage.ru_utime + usage.ru_stime) * 1e9)
+
+
+def _post(connection: http.client.HTTPConnection, body: bytes) -> str | None:
+    connection.request("POST", PREDICT.path, body, HEADERS)
+    response = connection.getresponse()
+    answer = response.read()
+    if response.status != 200:
+        raise RuntimeError(f"POST {PREDICT.path} answered {response.status}: {answer[:300]!r}")
+    return response.getheader("server-timing")
+
+
+def low_load(
+    stacks: dict[str, Stack], payloads: Sequence[bytes], config: PerfConfig
+) -> dict[str, LowLoad]:
+    """Sequential requests on one keep-alive connection per stack, after a warm-up.
+
+    The stacks take turns in rounds, so a slow spell of the machine hits both alike instead of
+    landing in one architecture's figures.
+    """
+    clock = time.perf_counter_ns
+    connections = {
+        arch: http.client.HTTPConnection("127.0.0.1", stack.entry.port, timeout=10)
+        for arch, stack in stacks.items()
+    }
+    latencies_ns: dict[str, list[int]] = {arch: [] for arch in stacks}
+    headers: dict[str, list[str | None]] = {arch: [] for arch in stacks}
+    cpu_ns: dict[str, int | None] = dict.fromkeys(stacks, 0)
+    per_round = -(-config.requests // config.rounds)
+    try:
+        for connection in connections.values():
+            for i in range(config.warmup):
+                _post(connection, payloads[i % len(payloads)])
+        for _ in range(config.rounds):
+            for arch, stack in stacks.items():
+                connection = connections[arch]
+                cpu_before = stack.confinement.cpu_usage_ns()
+                for i in range(per_round):
+                    started = clock()
+                    header = _post(connection, payloads[i % len(payloads)])
+                    latencies_ns[arch].append(clock() - started)
+                    headers[arch].append(header)
+                cpu_after = stack.confinement.cpu_usage_ns()
+                used = cpu_ns[arch]
+                if used is None or cpu_before is None or cpu_after is None:
+                    cpu_ns[arch] = None
+                else:
+                    cpu_ns[arch] = used + cpu_after - cpu_before
+    finally:
+        for connection in connections.values():
+            connection.close()
+    return {arch: _summary(latencies_ns[arch], headers[arch], cpu_ns[arch]) for arch in stacks}
+
+
+def _summary(latencies_ns: list[int], headers: list[str | None], cpu_ns: int | None) -> LowLoad:
+    requests = len(latencies_ns)
+    hops: dict[str, list[float]] = {}
+    for header in headers:
+        for name, ms in parse(header).items():
+            if name.endswith(HOP_SUFFIX):
+                hops.setdefault(name, []).append(ms)
+    latencies_ns = sorted(latencies_ns)
+    return LowLoad(
+        requests,
+        statistics.median(latencies_ns) / 1e6,
+        latencies_ns[min(requests - 1, int(requests * 0.99))] / 1e6,
+        None if cpu_ns is None else cpu_ns / requests / 1e6,
+        {name: statistics.median(values) for name, values in hops.items()},
+    )
+
+
+@contextmanager
+def pinned(cpus: Sequence[int]) -> Iterator[None]:
+    """Run the block on `cpus` only, then restore the affinity.
+
+    Only around the client: the stack's confinement derives the SUT CPU from the affinity of
+    the process that creates it.
+    """
+    previous = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, previous)
+
+
+def _used_ns(stacks: Sequence[Stack]) -> int | None:
+    used = [stack.confinement.cpu_usage_ns() for stack in stacks]
+    return None if None in used else sum(u for u in used if u is not None)
+
+
+@contextmanager
+def watched(result: Run, phase: str, stacks: Sequence[Stack]) -> Iterator[None]:
+    """Record the share of the SUT CPU that went to other work than the stacks during the block."""
+    before, used_before = Ticks.read(result.sut_cpus), _used_ns(stacks)
+    yield
+    used_after = _used_ns(stacks)
+    if used_before is not None and used_after is not None:
+        share = foreign_share(before, Ticks.read(result.sut_cpus), used_after - used_before)
+        result.foreign[phase] = share
+
+
+def run(config: PerfConfig, progress: Callable[[str], None] | None = None) -> Run:
+    """Measure in-process, then both stacks at low load, then each under wrk."""
+    say = progress or (lambda _: None)
+    budget = Budget()
+    result = Run(config, sut_cpus(budget), generator_cpus(budget))
+    say(f"in-process pipeline on CPU {cpu_list(result.sut_cpus)}")
+    argv = in_process_argv(config, result.sut_cpus)
+    timeout_s = 60 + 2 * config.in_process_seconds
+    result.in_process_rps, result.foreign["in-process"] = in_process(
+        argv, result.sut_cpus, timeout_s
+    )
+    payloads = bodies(1)
+    say(f"starting {' and '.join(ARCHITECTURES)}")
+    with ExitStack() as running:
+        # Both stacks run side by side (an idle stack takes no CPU) on separate ports.
+        stacks = {
+            arch: running.enter_context(Stack(arch, config.base_port + 10 * i, budget))
+            for i, arch in enumerate(ARCHITECTURES)
+        }
+        result.applied = stacks["monolith"].applied
+        say(f"{config.requests} sequential requests each, in {config.rounds} alternating rounds")
+        with pinned(result.generator_cpus), watched(result, "sequential", list(stacks.values())):
+            result.low = low_load(stacks, payloads, config)
+        script = (
+            Path(running.enter_context(tempfile.TemporaryDirectory(prefix="archbench-perf-")))
+            / "predict.lua"
+        )
+        script.write_text(wrk.lua_script(payloads))
+        for arch, stack in stacks.items():
+            say(f"{arch}: wrk for {config.wrk_seconds} s")
+            command = wrk.command(
+                stack.url + PREDICT.path,
+                script,
+                config.wrk_seconds,
+                config.wrk_threads,
+                config.wrk_connections,
+                result.generator_cpus,
+            )
+            with watched(result, f"{arch} wrk", list(stacks.values())):
+                result.peaks[arch] = wrk.run(command, config.wrk_seconds)
+            stack.check_alive()
+    return result
+
+
+def main(config: PerfConfig) -> None:
+    """Run everything and print the tables."""
+    from rich.console import Console
+
+    from bench.selfcheck import perf_report
+
+    console = Console(width=None if sys.stdout.isatty() else 140)
+    progress = Console(stderr=True)
+    result = run(config, lambda message: progress.print(f"[dim]… {message}[/]"))
+    console.print(perf_report.targets(result))
+    console.print(perf_report.figures(result))
+    for line in perf_report.conditions(result, POOL_SIZE):
+        console.print(line, highlight=False)

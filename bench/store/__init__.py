@@ -1,0 +1,1 @@
+"""Write-once run folders and their reading back, schema versions checked."""
