@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from bench.load.shapes import CAPACITY_FRACTIONS, SCENARIOS
 from bench.run import faults
 from bench.run.faults import FaultConfig
+from pipeline.errors import UserError
 from pipeline.paths import ROOT
 from pipeline.stages import STAGE_NAMES
 from pipeline.train import VARIANTS
 from stack.topology import ARCHITECTURES, Budget
 
 DEFAULT_ARCHS = ("monolith", "micro")
+# The p99 objective every capacity, verdict and plan is judged against unless the user sets one.
+DEFAULT_SLO_MS = 100.0
 # Parts the harness runs itself (not Locust scenarios); the full profile adds them.
 COST_PARTS = ("scaling", "sweep")
 # The bench's scenarios: the load shapes, the fault runs (steady load plus one fault each), and
@@ -24,8 +28,15 @@ PROFILES = faults.PROFILES
 DEFAULT_PRICES = ROOT / "bench" / "prices.toml"
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A configuration value the user gave is not valid; the message says what is."""
+
+
+def check_positive(flags: Mapping[str, float | None]) -> None:
+    """ConfigError naming the first flag whose value is given and not greater than 0."""
+    for name, value in flags.items():
+        if value is not None and value <= 0:
+            raise ConfigError(f"--{name} must be greater than 0, not {value:g}")
 
 
 @dataclass(frozen=True)
@@ -36,7 +47,7 @@ class BenchConfig:
     scenarios: tuple[str, ...] = DEFAULT_SCENARIOS
     profile: str = "default"
     repeat: int = 3
-    slo_ms: float = 100.0
+    slo_ms: float = DEFAULT_SLO_MS
     warmup_s: float = 2.0
     # capacity: closed-loop probe, then open-loop steps at fractions of the probe's throughput
     probe_s: float = 3.0
@@ -113,19 +124,17 @@ class BenchConfig:
             raise ConfigError(f"batch sizes must be 1 or more, not {self.sweep_batches}")
         if not self.archs or not self.scenarios:
             raise ConfigError("choose at least one architecture and one scenario")
-        positive = {
-            "repeat": self.repeat,
-            "slo-ms": self.slo_ms,
-            "duration": self.steady_s,
-            "step": self.step_s,
-            "probe": self.probe_s,
-            "max-in-flight": self.max_in_flight,
-        }
-        for name, value in positive.items():
-            if value <= 0:
-                raise ConfigError(f"--{name} must be greater than 0, not {value}")
-        if self.rate is not None and self.rate <= 0:
-            raise ConfigError(f"--rate must be greater than 0, not {self.rate}")
+        check_positive(
+            {
+                "repeat": self.repeat,
+                "slo-ms": self.slo_ms,
+                "duration": self.steady_s,
+                "step": self.step_s,
+                "probe": self.probe_s,
+                "max-in-flight": self.max_in_flight,
+                "rate": self.rate,
+            }
+        )
         if not 0 <= self.invalid_share <= 1:
             raise ConfigError(f"--invalid-share must be between 0 and 1, not {self.invalid_share}")
         if self.warmup_s < 0:

@@ -13,7 +13,7 @@ import time
 import aiohttp
 from yarl import URL
 
-from pipeline.stages import Stage
+from pipeline.stages import STAGE_NAMES, Stage
 from serving import timing
 from serving.errors import StageFailed, StageTimeout, StageUnavailable
 from serving.settings import Settings
@@ -34,9 +34,7 @@ class StageClient:
     """Calls stage services over a shared connection pool with explicit timeouts."""
 
     def __init__(self, settings: Settings) -> None:
-        missing = [
-            s for s in ("ingest", "validate", "features", "score") if s not in settings.stage_urls
-        ]
+        missing = [s for s in STAGE_NAMES if s not in settings.stage_urls]
         if missing:
             raise ValueError(f"no URL for stage(s) {', '.join(missing)}; set ARCHBENCH_<STAGE>_URL")
         self._bases = {n: u.split(",") for n, u in settings.stage_urls.items()}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from pipeline.paths import DEFAULT_MODEL_DIR
@@ -76,6 +76,25 @@ class Settings:
             values["stage_urls"] = urls
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+def environ(values: Mapping[str, object]) -> dict[str, str]:
+    """The ARCHBENCH_* variables that give a serving process these settings (Settings field
+    names and typed values): the one path by which a setting reaches a child process, read back
+    by `Settings.from_env`. An unknown name or a value of the wrong type is a bug: TypeError."""
+    known = {f.name: f for f in fields(Settings) if f.name != "stage_urls"}
+    out = {}
+    for name, value in values.items():
+        if name not in known:
+            raise TypeError(f"{name!r} is not a serving setting; known: {', '.join(known)}")
+        if isinstance(value, bool):
+            text = "1" if value else "0"
+        elif isinstance(value, int | float | str | Path):
+            text = str(value)
+        else:
+            raise TypeError(f"setting {name}={value!r} is not a bool, number, string or path")
+        out["ARCHBENCH_" + name.upper()] = text
+    return out
 
 
 def _flag(raw: str) -> bool:

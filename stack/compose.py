@@ -16,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from pipeline.errors import UserError
 from pipeline.paths import ROOT
 from stack.topology import COMMON_ENV, DEFAULT_PORT, Budget, Service, services, shares
 
@@ -28,7 +29,7 @@ COMPOSE_TIMEOUT_S = 30.0
 Config = Mapping[str, Any]
 
 
-class ComposeError(Exception):
+class ComposeError(UserError):
     """Compose is missing or rejected a file; the message carries Compose's own words."""
 
 

@@ -26,7 +26,9 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
 
+from pipeline.errors import UserError
 from pipeline.paths import LOG_ROOT, ROOT
+from serving.settings import environ
 from stack.budget import Applied, Confinement
 from stack.supervisor import Restart, Supervisor
 from stack.topology import COMMON_ENV, Budget, Service, services, shares
@@ -37,12 +39,17 @@ _PR_SET_PDEATHSIG = 1
 _counter = itertools.count()
 
 
-class StackError(Exception):
+class StackError(UserError):
     """A stack could not start or lost a service; the message names the service and its log."""
 
     def __init__(self, message: str, log: Path | None = None) -> None:
         super().__init__(message)
         self.log = log
+
+    def details(self) -> str | None:
+        if self.log is None:
+            return None
+        return f"--- last lines of {self.log} ---\n{log_tail(self.log)}"
 
 
 def log_tail(path: Path, lines: int = 20) -> str:
@@ -102,7 +109,7 @@ class Stack:
         base_port: int = 8000,
         budget: Budget | None = None,
         log_dir: Path | None = None,
-        env: dict[str, str] | None = None,
+        settings: Mapping[str, object] | None = None,
         restart: bool = False,
         on_restart: Callable[[Restart], None] | None = None,
         replicas: Mapping[str, int] | None = None,
@@ -112,7 +119,8 @@ class Stack:
         self.services = services(arch, base_port, replicas=replicas)
         self.budget = budget or Budget()
         self.log_dir = log_dir or LOG_ROOT / arch
-        self.extra_env = env or {}
+        # Serving settings (serving.settings.Settings names) every service of the stack gets.
+        self.settings = dict(settings or {})
         memory = {name: limit for name, (_, limit) in shares(arch, self.budget).items()}
         self.confinement = Confinement(
             f"{arch}-{os.getpid()}-{next(_counter)}", self.budget, memory_shares=memory
@@ -169,11 +177,8 @@ class Stack:
             self.supervisor.start()
 
     def _spawn(self, service: Service) -> subprocess.Popen[bytes]:
-        admin = {
-            "ARCHBENCH_ADMIN_PORT": str(service.admin_port),
-            "ARCHBENCH_ADMIN_TOKEN": self.admin_token,
-        }
-        env = {**COMMON_ENV, **service.env, **admin, **self.extra_env}
+        admin = {"admin_port": service.admin_port, "admin_token": self.admin_token}
+        env = {**COMMON_ENV, **service.env, **environ({**admin, **self.settings})}
         argv = [sys.executable, "-m", service.module, *service.args]
         return spawn(
             argv, env, self.log_path(service.name), lambda: self.confinement.join(service.name)

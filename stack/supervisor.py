@@ -9,14 +9,16 @@ within the runner's ready timeout after dying is given up on: the stack then rep
 from __future__ import annotations
 
 import signal
+import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from stack.runner import Stack
+from stack.budget import Confinement
+from stack.topology import Service
 
 POLL_S = 0.02
 FIRST_DELAY_S, MAX_DELAY_S, STABLE_S = 0.1, 10.0, 10.0
@@ -45,12 +47,33 @@ class Restart:
         return {**asdict(self), "restart_s": self.restart_s}
 
 
+class Supervised(Protocol):
+    """What the supervisor needs of a started stack (stack.runner.Stack is one)."""
+
+    @property
+    def services(self) -> Sequence[Service]: ...
+
+    @property
+    def processes(self) -> Mapping[str, subprocess.Popen[bytes]]: ...
+
+    @property
+    def confinement(self) -> Confinement: ...
+
+    def respawn(self, service: Service) -> subprocess.Popen[bytes]: ...
+
+    def kill_group(self, pid: int) -> None: ...
+
+    def ready(self, service: Service, timeout_s: float = ...) -> bool: ...
+
+    def log_path(self, name: str) -> Path: ...
+
+
 class Supervisor:
     """A thread that restarts the dead services of a started stack until stopped."""
 
     def __init__(
         self,
-        stack: Stack,
+        stack: Supervised,
         ready_timeout_s: float,
         on_restart: Callable[[Restart], None] | None = None,
     ) -> None:

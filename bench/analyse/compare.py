@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bench.analyse.headline import BY_NAME, METRICS, Metric, Value, format_value, headline
 from bench.store.stored import StoredRun, open_run
+from pipeline.errors import UserError
 
 REGRESSION_EXIT = 2  # 1 is a user's mistake (a bad flag, a missing folder)
 RULE = re.compile(r"(?P<name>[a-z0-9]+):(?P<sign>[+-])(?P<percent>\d+(?:\.\d+)?)%")
@@ -17,7 +18,7 @@ RULE = re.compile(r"(?P<name>[a-z0-9]+):(?P<sign>[+-])(?P<percent>\d+(?:\.\d+)?)
 INCIDENTAL = {"label", "base_port"}
 
 
-class CompareError(ValueError):
+class CompareError(UserError):
     """A --fail-on specification that cannot be read; the message says what is valid."""
 
 

@@ -37,15 +37,16 @@ from typing import Any
 from bench.analyse import capacity_model as cm
 from bench.analyse.cost import Prices
 from bench.analyse.demand import hops, models_of
-from bench.store.folder import ResultsError, read_json
+from bench.store.folder import ResultsError
+from bench.store.stored import open_run
+from pipeline.errors import UserError
 
-DEFAULT_SLO_MS = 100.0
 MAX_CORES = 64
 PLAN_MAX_CORES = 4096
 RATES_RPS = (10, 30, 100, 300, 1000, 3000, 10000, 30000)
 
 
-class PlanError(Exception):
+class PlanError(UserError):
     """The run folder cannot answer the plan (missing, or without the needed runs)."""
 
 
@@ -207,8 +208,7 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], float]:
     if not path.exists():
         raise PlanError(f"no summary.json in {run_dir}; run `archbench bench` first")
     try:
-        summary = read_json(path)
-        meta = read_json(run_dir / "meta.json") if (run_dir / "meta.json").exists() else {}
-    except (ResultsError, ValueError) as exc:
-        raise PlanError(f"{run_dir}: {exc}") from None
-    return summary, float((meta.get("config") or {}).get("slo_ms", DEFAULT_SLO_MS))
+        run = open_run(run_dir)
+    except ResultsError as exc:
+        raise PlanError(str(exc)) from None
+    return run.summary, run.slo_ms

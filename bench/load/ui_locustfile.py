@@ -15,8 +15,7 @@ from locust.log import greenlet_exception_logger
 
 from bench.load import shapes, users
 from bench.load.users import ClosedLoopUser, OpenLoopUser
-from bench.measure.resources import process_figures
-from bench.run.ui import PIDS_ENV
+from bench.measure.process import STACK_PIDS_ENV, process_figures
 
 __all__ = ["Capacity", "ClosedLoopUser", "OpenLoopUser", "Ramp", "Spike", "Steady"]
 
@@ -113,7 +112,7 @@ class ResourceMonitor:
 
 def stack_pids() -> dict[str, int]:
     """The services' PIDs as `archbench ui` passes them; none when Locust runs on its own."""
-    raw = os.environ.get(PIDS_ENV)
+    raw = os.environ.get(STACK_PIDS_ENV)
     if not raw:
         return {}
     return {str(name): int(pid) for name, pid in json.loads(raw).items()}

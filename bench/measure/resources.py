@@ -9,32 +9,14 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from typing import Any
 
-import psutil
-
 from bench.measure.contention import Ticks
+from bench.measure.process import process_figures
 from stack.budget import generator_cpus, sut_cpus
 from stack.runner import Stack
 
 INTERVAL_S = 0.5
 # After /readyz a process may still be finishing lazy imports and first allocations.
 SETTLE_S = 1.0
-
-
-def process_figures(pid: int) -> dict[str, float] | None:
-    """CPU seconds and memory of a process and its children (gunicorn's worker, say)."""
-    try:
-        root = psutil.Process(pid)
-        family = [root, *root.children(recursive=True)]
-        cpu = rss = pss = 0.0
-        for proc in family:
-            times = proc.cpu_times()
-            cpu += times.user + times.system
-            memory = proc.memory_full_info()
-            rss += memory.rss
-            pss += getattr(memory, "pss", memory.rss)
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return None
-    return {"cpu_s": cpu, "rss_bytes": rss, "pss_bytes": pss}
 
 
 class Sampler:

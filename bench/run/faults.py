@@ -12,14 +12,14 @@ measured start:
   share of the budget: stack/budget.py) kills it; the fault lasts until it is ready again.
 
 Microservices run with the gateway's resilience patterns off (no timeouts, no retries, no breaker,
-no fallback, one shared pool of 100 connections) or on (RESILIENCE_ENV); the monolith has no
+no fallback, one shared pool of 100 connections) or on (RESILIENT_GATEWAY); the monolith has no
 gateway, so only off.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pipeline.stages import STAGE_NAMES
 from stack.topology import hosting
@@ -30,28 +30,27 @@ PROFILES = ("default", "full")
 # What `make bench` runs: a crash and a slowdown of the model stage, resilience off.
 DEFAULT_FAULTS, DEFAULT_STAGES = ("crash", "slow"), ("score",)
 
-RESILIENCE_ENV: Mapping[bool, Mapping[str, str]] = {
-    False: {
-        "ARCHBENCH_STAGE_TIMEOUT_S": "0",
-        "ARCHBENCH_CONNECT_TIMEOUT_S": "0",
-        "ARCHBENCH_POOL_PER_STAGE": "0",
-        "ARCHBENCH_RETRIES": "0",
-        "ARCHBENCH_BREAKER": "0",
-        "ARCHBENCH_FALLBACK": "0",
-    },
-    True: {
-        # ~10x a stage's p99 under the bench's load; a connection comes within it or not at all
-        "ARCHBENCH_STAGE_TIMEOUT_S": "0.25",
-        "ARCHBENCH_CONNECT_TIMEOUT_S": "0.1",
-        # a bulkhead: no stage can hold more than a quarter of the gateway's 100 connections
-        "ARCHBENCH_POOL_PER_STAGE": "25",
-        "ARCHBENCH_RETRIES": "1",
-        "ARCHBENCH_RETRY_BUDGET": "0.2",
-        "ARCHBENCH_BREAKER": "1",
-        "ARCHBENCH_BREAKER_FAILURES": "5",
-        "ARCHBENCH_BREAKER_RESET_S": "1.0",
-        "ARCHBENCH_FALLBACK": "1",
-    },
+# The gateway's settings in fault runs (serving.settings.Settings names), by resilience mode.
+PLAIN_GATEWAY: Mapping[str, object] = {
+    "stage_timeout_s": 0.0,
+    "connect_timeout_s": 0.0,
+    "pool_per_stage": 0,
+    "retries": 0,
+    "breaker": False,
+    "fallback": False,
+}
+RESILIENT_GATEWAY: Mapping[str, object] = {
+    # ~10x a stage's p99 under the bench's load; a connection comes within it or not at all
+    "stage_timeout_s": 0.25,
+    "connect_timeout_s": 0.1,
+    # a bulkhead: no stage can hold more than a quarter of the gateway's 100 connections
+    "pool_per_stage": 25,
+    "retries": 1,
+    "retry_budget": 0.2,
+    "breaker": True,
+    "breaker_failures": 5,
+    "breaker_reset_s": 1.0,
+    "fallback": True,
 }
 
 
@@ -78,6 +77,13 @@ class FaultConfig:
     # A leak lasts until the memory limit kills the process: the monolith's limit (the whole
     # budget) takes ~6 s to fill here, so leak runs get this much longer.
     leak_extra_s: float = 6.0
+    # What the gateway runs with in fault runs, resilience off and on (recorded in meta.json).
+    plain_gateway: dict[str, object] = field(default_factory=lambda: dict(PLAIN_GATEWAY))
+    resilient_gateway: dict[str, object] = field(default_factory=lambda: dict(RESILIENT_GATEWAY))
+
+    def gateway(self, resilient: bool) -> dict[str, object]:
+        """The serving settings of a fault-run stack in that resilience mode."""
+        return dict(self.resilient_gateway if resilient else self.plain_gateway)
 
     @property
     def measured_s(self) -> float:

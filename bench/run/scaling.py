@@ -2,11 +2,12 @@
 replicas (the gateway round-robins over them) or the monolith more worker processes (uvicorn's
 `--workers`, sharing its port), always within the same budget.
 
-Each point is the capacity scenario (bench.load.shapes) on the scaled stack. Raw data, per point and
-repetition: `raw/scaling/<arch>/r<N>/rep<k>/start.json` (spawn/ready times and samples at rest,
-as bench.analyse.cost reads them) and `.../capacity/` (latency.json, samples.json, Locust's files).
-The one-replica point is the run's own capacity run when there is one (`raw/capacity/<arch>/rep<k>/`
-and `raw/start/<arch>/rep<k>-capacity.json`), not measured twice.
+Each point is the capacity scenario (bench.load.shapes) on the scaled stack. Raw data, per point
+and repetition: `raw/scaling/<arch>/r<N>/rep<k>/point.json` (the point, and where its raw data
+is), `.../start.json` (spawn/ready times and samples at rest, as bench.analyse.cost reads them)
+and `.../capacity/` (job.json, latency.json, samples.json, Locust's files). The one-replica point
+is the run's own capacity run when there is one (`raw/capacity/<arch>/rep<k>/` and
+`raw/start/<arch>/rep<k>-capacity.json`, named in its point.json), not measured twice.
 
 summary.json key `scaling`:
 
@@ -28,17 +29,20 @@ capacity run, `idle_*` the footprint at rest after start (cgroup memory; summed 
 
 from __future__ import annotations
 
-import json
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bench.analyse import cost
 from bench.analyse import runs as analysis
-
-if TYPE_CHECKING:
-    from bench.run.harness import Bench
+from bench.analyse.summary import JOB_FILE, job_summary, read
+from bench.run.driver import Driver
+from bench.run.job import Job
+from bench.run.job import planned_seconds as job_seconds
+from bench.store.folder import write_atomic
 
 MONOLITH_WORKERS = "monolith-workers"
+POINT_FILE = "point.json"
 
 
 def scale_of(arch: str, stage: str, replicas: int) -> tuple[str, dict[str, int]]:
@@ -72,53 +76,62 @@ def figures(
     }
 
 
-def run(bench: Bench) -> None:
-    """Measure every replica count on every architecture, repetitions alternating the order."""
-    config, folder = bench.config, bench.folder.path
+def run(driver: Driver) -> None:
+    """Measure every replica count on every architecture, repetitions alternating the order;
+    each point's `point.json` says where its capacity run and start record are."""
+    config, folder = driver.config, driver.path
     for rep in range(config.repeat):
         for arch in list(config.archs)[:: -1 if rep % 2 else 1]:
             for replicas in config.scaling_replicas:
                 scaled, _ = scale_of(arch, config.scaling_stage, replicas)
                 point = {"arch": arch, "replicas": replicas, "scaled": scaled, "rep": rep}
-                reused = bench.summaries.get(f"capacity/{arch}/rep{rep}")
+                here = folder / "raw" / "scaling" / arch / f"r{replicas}" / f"rep{rep}"
+                reused = folder / "raw" / "capacity" / arch / f"rep{rep}"
                 start = folder / "raw" / "start" / arch / f"rep{rep}-capacity.json"
-                if replicas == 1 and reused is not None and start.exists():
-                    raw = folder / "raw" / "capacity" / arch / f"rep{rep}"
-                    found = figures(reused, json.loads(start.read_text()), folder, raw, start)
-                    bench.scaling_runs.append({**point, **found})
+                if replicas == 1 and (reused / JOB_FILE).exists() and start.exists():
+                    raw = reused
                 else:
-                    _measure(bench, point)
+                    raw, start = here / "capacity", here / "start.json"
+                where = {
+                    "raw": str(raw.relative_to(folder)),
+                    "start": str(start.relative_to(folder)),
+                }
+                write_atomic(here / POINT_FILE, {**point, **where, "started_unix": time.time()})
+                if raw != reused:
+                    _measure(driver, point, here)
 
 
-def _measure(bench: Bench, point: dict[str, Any]) -> None:
+def _measure(driver: Driver, point: dict[str, Any], out: Path) -> None:
     """Start the scaled stack and run the capacity scenario on it."""
-    from bench.run.harness import Job
-
-    config, folder = bench.config, bench.folder.path
+    config = driver.config
     arch, replicas, rep = point["arch"], point["replicas"], point["rep"]
     _, scale = scale_of(arch, config.scaling_stage, replicas)
-    out = folder / "raw" / "scaling" / arch / f"r{replicas}" / f"rep{rep}"
-
-    def keep(summary: dict[str, Any]) -> None:
-        start = json.loads((out / "start.json").read_text())
-        found = figures(summary, start, folder, out / "capacity", out / "start.json")
-        bench.scaling_runs.append({**point, **found})
-
-    bench.display.phase(f"starting {arch}, {point['scaled']} ×{replicas}", arch, "scaling", rep)
+    driver.display.phase(f"starting {arch}, {point['scaled']} ×{replicas}", arch, "scaling", rep)
     name = f"{arch}-rep{rep}-scaling-r{replicas}"
-    with bench.stack(arch, name, out / "start.json", scale) as stack:
-        bench.drive(stack, Job(arch, "capacity", rep), out / "capacity", keep)
+    with driver.stack(arch, name, out / "start.json", scale) as stack:
+        driver.drive(stack, Job(arch, "capacity", rep), out / "capacity", "scaling", point)
 
 
-def planned_seconds(bench: Bench) -> float:
+def runs_of(folder: Path, slo_ms: float) -> list[dict[str, Any]]:
+    """Every measured point of the folder (its figures from its raw files), in run order."""
+    found = [read(p) for p in (folder / "raw" / "scaling").glob(f"*/r*/rep*/{POINT_FILE}")]
+    runs = []
+    for point in sorted(found, key=lambda p: p["started_unix"]):
+        raw, start = folder / point["raw"], folder / point["start"]
+        if not (raw / JOB_FILE).exists() or not start.exists():
+            continue  # stopped before its load began
+        where = {k: point[k] for k in ("arch", "replicas", "scaled", "rep")}
+        runs.append({**where, **figures(job_summary(raw, slo_ms), read(start), folder, raw, start)})
+    return runs
+
+
+def planned_seconds(driver: Driver) -> float:
     """Roughly how long the scaling part takes, for the progress bar (0 when not asked for)."""
-    from bench.run.harness import planned_seconds as job_seconds
-
-    config = bench.config
+    config = driver.config
     if not config.runs("scaling"):
         return 0.0
     measured = [r for r in config.scaling_replicas if r > 1 or "capacity" not in config.scenarios]
-    per_point = bench.start_seconds() + job_seconds(config, "capacity") + 6
+    per_point = driver.start_seconds() + job_seconds(config, "capacity") + 6
     return per_point * len(measured) * len(config.archs) * config.repeat
 
 

@@ -37,21 +37,19 @@ summary.json key `sweep_crossover`, per architecture other than the monolith:
 
 from __future__ import annotations
 
-import json
 import statistics
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bench.analyse import cost
+from bench.analyse.summary import job_summary, jobs, read
+from bench.run.driver import Driver
+from bench.run.job import Job
 from pipeline import bundle as bundles
 from pipeline.paths import variant_dir
 from pipeline.stages import STAGE_NAMES
 from pipeline.train import train
 from serving.timing import HOP_SUFFIX
-
-if TYPE_CHECKING:
-    from bench.run.harness import Bench
-    from stack.runner import Stack
 
 CROSSOVER_TOLERANCE = 0.10
 FIGURES = (
@@ -113,52 +111,51 @@ def figures(summary: dict[str, Any], batch: int) -> dict[str, Any] | None:
     }
 
 
-def run(bench: Bench) -> None:
+def run(driver: Driver) -> None:
     """Every model × repetition × architecture: one stack, then every batch size on it."""
-    config, folder = bench.config, bench.folder.path
+    config, folder = driver.config, driver.path
     for model in config.sweep_models:
-        env = {"ARCHBENCH_MODEL_DIR": str(model_dir(model))}
+        settings = {"model_dir": model_dir(model)}
         for rep in range(config.repeat):
             for arch in list(config.archs)[:: -1 if rep % 2 else 1]:
                 base = folder / "raw" / "sweep" / model / arch / f"rep{rep}"
-                bench.display.phase(f"starting {arch} on the {model} model", arch, "sweep", rep)
+                driver.display.phase(f"starting {arch} on the {model} model", arch, "sweep", rep)
                 name = f"{arch}-rep{rep}-sweep-{model}"
-                with bench.stack(arch, name, base / "start.json", env=env) as stack:
-                    _batches(bench, stack, {"model": model, "arch": arch, "rep": rep}, base)
+                with driver.stack(arch, name, base / "start.json", settings=settings) as stack:
+                    for batch in config.sweep_batches:
+                        point = {"model": model, "arch": arch, "rep": rep, "batch": batch}
+                        job = Job(arch, "ramp", rep)
+                        # the single user's ramp second, then the hold
+                        seconds = 1 + config.sweep_s
+                        extra = options(batch, config.sweep_s)
+                        out = base / f"batch{batch}"
+                        driver.drive(stack, job, out, "sweep", point, extra, seconds)
 
 
-def _batches(bench: Bench, stack: Stack, where: dict[str, Any], base: Path) -> None:
-    """Every batch size on a started stack, one Locust job each."""
-    from bench.run.harness import Job
-
-    config, folder = bench.config, bench.folder.path
-    start = json.loads((base / "start.json").read_text())
-    rest = cost.idle(start["idle"]) if len(start["idle"]) >= 2 else {}
-    for batch in config.sweep_batches:
-        out = base / f"batch{batch}"
-        point = {
-            **where,
-            "batch": batch,
+def runs_of(folder: Path, slo_ms: float) -> list[dict[str, Any]]:
+    """Every sweep point of the folder that answered, its figures from its raw files."""
+    runs = []
+    for out, job in jobs(folder, "sweep"):
+        point = job["point"]
+        found = figures(job_summary(out, slo_ms), point["batch"])
+        if found is None:
+            continue
+        start = read(out.parent / "start.json")
+        rest = cost.idle(start["idle"]) if len(start["idle"]) >= 2 else {}
+        where = {
             "raw": str(out.relative_to(folder)),
             "idle_memory_bytes": rest.get("cgroup_memory_bytes"),
         }
-
-        def keep(summary: dict[str, Any], point: dict[str, Any] = point) -> None:
-            found = figures(summary, point["batch"])
-            if found is not None:
-                bench.sweep_runs.append({**point, **found})
-
-        job = Job(where["arch"], "ramp", where["rep"])
-        # the single user's ramp second, then the hold
-        bench.drive(stack, job, out, keep, options(batch, config.sweep_s), 1 + config.sweep_s)
+        runs.append({**point, **where, **found})
+    return runs
 
 
-def planned_seconds(bench: Bench) -> float:
+def planned_seconds(driver: Driver) -> float:
     """Roughly how long the sweep takes, for the progress bar (0 when not asked for)."""
-    config = bench.config
+    config = driver.config
     if not config.runs("sweep"):
         return 0.0
-    per_stack = bench.start_seconds() + len(config.sweep_batches) * (1 + config.sweep_s + 6)
+    per_stack = driver.start_seconds() + len(config.sweep_batches) * (1 + config.sweep_s + 6)
     return per_stack * len(config.sweep_models) * config.repeat * len(config.archs)
 
 

@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from bench.measure.process import STACK_PIDS_ENV
 from bench.run.locust_process import start_locust, stop_group
 from pipeline.paths import LOG_ROOT, ROOT
 from stack.budget import generator_cpus
@@ -18,7 +19,6 @@ from stack.topology import DEFAULT_PORT, Budget
 
 LOCUSTFILE = ROOT / "bench" / "load" / "ui_locustfile.py"
 # How the Resources tab learns the services' PIDs: JSON {"service": pid}.
-PIDS_ENV = "ARCHBENCH_STACK_PIDS"
 DEFAULT_WEB_PORT = 8089
 UI_READY_TIMEOUT_S = 30.0
 
@@ -78,7 +78,7 @@ def main(
             stack.start()
             log = stack.log_dir / "locust.log"
             argv = locust_argv(stack.url, web_port)
-            env = {PIDS_ENV: json.dumps(stack.pids())}
+            env = {STACK_PIDS_ENV: json.dumps(stack.pids())}
             locust = start_locust(argv, generator_cpus(budget), log, env)
             wait_for_ui(locust, web_port, log)
             print(

@@ -15,6 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from pipeline.errors import UserError
 from pipeline.paths import RESULTS_ROOT, ROOT
 
 SCHEMA_VERSION = 1
@@ -34,7 +35,7 @@ PACKAGES = (
 )
 
 
-class ResultsError(Exception):
+class ResultsError(UserError):
     """A result folder or file cannot be written or read as asked."""
 
 
@@ -139,3 +140,12 @@ def _git() -> dict[str, Any]:
         "commit": git("rev-parse", "HEAD"),
         "dirty": bool(status) if status is not None else None,
     }
+
+
+def write_atomic(path: Path, data: Any) -> None:
+    """Write JSON so that a reader never sees half of it, even after a kill: a temporary file in
+    the same folder, renamed over the name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(data))
+    temporary.replace(path)

@@ -25,7 +25,8 @@ class StoredRun:
 
     @property
     def slo_ms(self) -> float:
-        return float(self.config.get("slo_ms", 100.0))
+        # every run records its objective (BenchConfig.slo_ms) in meta.json
+        return float(self.config["slo_ms"])
 
     @property
     def archs(self) -> list[str]:

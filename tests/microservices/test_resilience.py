@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.run.faults import RESILIENCE_ENV
+from bench.run.faults import PLAIN_GATEWAY, RESILIENT_GATEWAY
 from bench.run.injection import admin
 from microservices.resilience import RetryBudget
 from stack.runner import Stack
@@ -35,25 +35,25 @@ TIMEOUT_S = 0.5  # longer than the bench's 0.25 s: robust to a busy test machine
 BREAKER_FAILURES = 8
 
 
-def start(tmp_path_factory: pytest.TempPathFactory, env: dict[str, str]) -> Iterator[Stack]:
+def start(tmp_path_factory: pytest.TempPathFactory, settings: dict[str, object]) -> Iterator[Stack]:
     logs = tmp_path_factory.mktemp("resilience")
-    with Stack("micro", free_base_port(), log_dir=logs, env=env) as stack:
+    with Stack("micro", free_base_port(), log_dir=logs, settings=settings) as stack:
         yield stack
 
 
 @pytest.fixture(scope="module")
 def plain(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator[Stack]:
-    yield from start(tmp_path_factory, dict(RESILIENCE_ENV[False]))
+    yield from start(tmp_path_factory, dict(PLAIN_GATEWAY))
 
 
 @pytest.fixture(scope="module")
 def resilient(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator[Stack]:
-    env = {
-        **RESILIENCE_ENV[True],
-        "ARCHBENCH_STAGE_TIMEOUT_S": str(TIMEOUT_S),
-        "ARCHBENCH_BREAKER_FAILURES": str(BREAKER_FAILURES),
+    settings = {
+        **RESILIENT_GATEWAY,
+        "stage_timeout_s": TIMEOUT_S,
+        "breaker_failures": BREAKER_FAILURES,
     }
-    yield from start(tmp_path_factory, env)
+    yield from start(tmp_path_factory, settings)
 
 
 def timed(stack: Stack, path: str = "/predict", body: bytes = ONE) -> tuple[Answer, float]:

@@ -29,8 +29,8 @@ TIMEOUT_S = 0.5
 
 @pytest.fixture
 def stack(tmp_path: Path, model_dir: Path) -> Iterator[Stack]:
-    env = {"ARCHBENCH_STAGE_TIMEOUT_S": str(TIMEOUT_S)}
-    with Stack("micro", free_base_port(), log_dir=tmp_path, env=env) as running:
+    settings = {"stage_timeout_s": TIMEOUT_S}
+    with Stack("micro", free_base_port(), log_dir=tmp_path, settings=settings) as running:
         yield running
 
 

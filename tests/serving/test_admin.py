@@ -37,8 +37,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator
     # The public listener on every address, as in a container: the admin one must stay on
     # loopback all the same.
     logs = tmp_path_factory.mktemp("admin")
-    env = {"ARCHBENCH_HOST": "0.0.0.0"}
-    with Stack("monolith", free_base_port(), log_dir=logs, env=env) as running:
+    settings = {"host": "0.0.0.0"}
+    with Stack("monolith", free_base_port(), log_dir=logs, settings=settings) as running:
         yield running
 
 

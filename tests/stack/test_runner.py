@@ -157,7 +157,7 @@ def test_start_failure_raises_with_the_log(tmp_path: Path) -> None:
         "monolith",
         free_base_port(),
         log_dir=tmp_path,
-        env={"ARCHBENCH_MODEL_DIR": str(tmp_path / "none")},
+        settings={"model_dir": tmp_path / "none"},
     )
     with pytest.raises(StackError, match="service 'monolith' exited") as caught:
         stack.start()

@@ -1,0 +1,28 @@
+"""`archbench loadperf`: the load generator's CPU per request, capture cost, and wrk parity."""
+
+from __future__ import annotations
+
+import argparse
+
+from archbench.commands.tools import require_tools
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "loadperf", help="the load generator's CPU per request, capture cost, and wrk parity"
+    )
+    parser.add_argument("--rate", type=float, default=2500.0, help="cost runs' req/s")
+    parser.add_argument("--seconds", type=float, default=3.0, help="measured s per cost run")
+    parser.add_argument("--repeat", type=int, default=4, help="cost runs of each kind")
+    parser.add_argument("--port", type=int, default=8900, help="monolith port; micro: port+10..")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> None:
+    from bench.selfcheck.loadperf import LoadPerfConfig, main
+
+    require_tools("loadperf")
+    config = LoadPerfConfig(
+        rate=args.rate, cost_s=args.seconds, repeats=args.repeat, base_port=args.port
+    )
+    main(config)

@@ -1,0 +1,20 @@
+"""`archbench report`: write a run's report.html, report.md and figures."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("report", help="write a run's report.html, report.md and figures")
+    parser.add_argument("run_dir", type=Path, help="a run folder, e.g. results/latest")
+    parser.add_argument("--out", type=Path, help="write there instead of into the run folder")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> None:
+    from bench.report import build
+
+    path = build(args.run_dir, args.out)
+    print(f"report: {path}")

@@ -1,0 +1,79 @@
+"""Each job's summary, derived from the raw files it left (`raw/<key>/job.json`, `latency.json`,
+`samples.json`, and a fault run's `events.json`), and the scenario and fault runs of a run folder.
+
+Nothing here trusts a harness's memory: a folder's figures are what its raw files give, so the
+same functions serve a finished run, an interrupted one and a rebuilt one. Jobs come in the order
+they started (`started_unix` in job.json).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from bench.analyse import isolation
+from bench.analyse import runs as analysis
+from bench.measure import resources
+
+JOB_FILE = "job.json"
+
+
+def read(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+def jobs(folder: Path, part: str) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """(raw directory, job record) of every job of one part (scenario, fault, scaling, sweep)
+    that started in the folder, in the order they started."""
+    found = [(p.parent, read(p)) for p in (folder / "raw").rglob(JOB_FILE)]
+    for out, job in sorted(found, key=lambda f: f[1]["started_unix"]):
+        if job["part"] == part:
+            yield out, job
+
+
+def job_summary(out: Path, slo_ms: float) -> dict[str, Any]:
+    """One job's summary from its raw directory (bench.analyse.runs.summarize, with its
+    architecture, repetition and applied budget); invalid when Locust wrote no record."""
+    job = read(out / JOB_FILE)
+    record_path = out / "latency.json"
+    if not record_path.exists():
+        return {
+            "scenario": job["scenario"],
+            "arch": job["arch"],
+            "rep": job["rep"],
+            "validity": {"valid": False, "reasons": ["Locust wrote no record; see locust.log"]},
+        }
+    record = read(record_path)
+    samples = out / "samples.json"
+    rows = read(samples) if samples.exists() else []
+    start, end = record.get("measured_unix") or [None, None]
+    figures = None
+    if start and end:
+        figures = resources.derive(rows, start, end, analysis.answered(record))
+    summary = analysis.summarize(record, slo_ms, figures)
+    summary.update(arch=job["arch"], rep=job["rep"], budget=job["budget"])
+    return summary
+
+
+def scenario_runs(folder: Path, slo_ms: float) -> dict[str, dict[str, Any]]:
+    """summary.json's `runs`: each Locust scenario job's summary by its key."""
+    return {job["key"]: job_summary(out, slo_ms) for out, job in jobs(folder, "scenario")}
+
+
+def fault_entries(folder: Path, slo_ms: float) -> list[dict[str, Any]]:
+    """summary.json's `faults`: one bench.analyse.isolation entry per fault run."""
+    entries = []
+    for out, job in jobs(folder, "fault"):
+        record_path, events_path = out / "latency.json", out / "events.json"
+        if not events_path.exists():
+            continue  # killed before the injection's timeline was written: nothing to judge
+        summary = job_summary(out, slo_ms)
+        record = read(record_path) if record_path.exists() else None
+        events = read(events_path)
+        figures = summary.get("resources")
+        entries.append(
+            isolation.entry(record, events, slo_ms, job["rate_rps"], figures, job["key"])
+        )
+    return entries
