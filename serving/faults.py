@@ -109,7 +109,11 @@ class Faults:
         if spec is None:
             return 0.0
         if spec.slow_ms:
-            await asyncio.sleep(spec.slow_ms / 1000)
+            # The event loop may wake a sleep early by up to its clock's resolution: sleep out
+            # what is left until the stage timers (perf_counter) have seen the whole wait.
+            deadline = time.perf_counter() + spec.slow_ms / 1000
+            while (left := deadline - time.perf_counter()) > 0:
+                await asyncio.sleep(left)
         if self._fails(spec):
             raise self._error(stage)
         return spec.slow_ms / 1000
@@ -120,7 +124,9 @@ class Faults:
         if spec is None:
             return 0.0
         if spec.slow_ms:
-            time.sleep(spec.slow_ms / 1000)
+            deadline = time.perf_counter() + spec.slow_ms / 1000
+            while (left := deadline - time.perf_counter()) > 0:
+                time.sleep(left)
         if self._fails(spec):
             raise self._error(stage)
         return spec.slow_ms / 1000
