@@ -16,7 +16,7 @@ UserError                  a mistake the user can fix: one line, exit code 1 (ar
  ├── ResultsError          bench/store/folder.py: a run folder cannot be written or read
  ├── CompareError          bench/analyse/compare.py: a --fail-on spec is not valid
  ├── PlanError             bench/analyse/plan.py: a run cannot be planned from
- └── LoadPerfError         bench/selfcheck/loadperf.py: the load generator check cannot run
+ └── LoadPerfError         bench/selfcheck/loadperf/result.py: the generator check cannot run
 
 Bugs are none of these: they keep their tracebacks.
 """

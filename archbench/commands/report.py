@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from bench.report import build
+    from bench.report.page import build
 
     path = build(args.run_dir, args.out)
     print(f"report: {path}")

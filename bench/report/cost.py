@@ -4,18 +4,14 @@ contract's `cost`, `scaling`, `sweep` and `plan` keys; each says when its scenar
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from bench.analyse import headline
+from bench.report.console import number
 from bench.report.document import Cell, Figure, Paragraph, Section, Table, cells
 from bench.report.figures import cost as draw
 from bench.store.stored import StoredRun
 
 MiB = 2**20
-
-
-def _fmt(value: Any, digits: int = 1, scale: float = 1.0) -> str:
-    return "–" if value is None else f"{value * scale:.{digits}f}"
 
 
 def _not_run(title: str, anchor: str, scenario: str) -> Section:
@@ -44,11 +40,11 @@ def cost_section(run: StoredRun) -> Section:
             (
                 *cells(
                     arch,
-                    _fmt(idle.get("total_rss_bytes"), 0, 1 / MiB),
-                    _fmt(idle.get("total_cpu_percent"), 1),
-                    _fmt((figures.get("ready_s") or {}).get("total_s"), 2),
-                    _fmt(figures.get("cpu_s_per_million"), 0),
-                    _fmt(figures.get("gb_s_per_million"), 0),
+                    number(idle.get("total_rss_bytes"), 0, 1 / MiB),
+                    number(idle.get("total_cpu_percent"), 1),
+                    number((figures.get("ready_s") or {}).get("total_s"), 2),
+                    number(figures.get("cpu_s_per_million"), 0),
+                    number(figures.get("gb_s_per_million"), 0),
                 ),
                 Cell(headline.format_value(usd, price), price.flags),
             )
@@ -59,9 +55,9 @@ def cost_section(run: StoredRun) -> Section:
         cells(
             arch,
             name,
-            _fmt(figures.get("rss_bytes"), 0, 1 / MiB),
-            _fmt(figures.get("cpu_percent"), 1),
-            _fmt(((cost[arch].get("ready_s") or {}).get("services") or {}).get(name), 2),
+            number(figures.get("rss_bytes"), 0, 1 / MiB),
+            number(figures.get("cpu_percent"), 1),
+            number(((cost[arch].get("ready_s") or {}).get("services") or {}).get(name), 2),
         )
         for arch in archs
         for name, figures in sorted(((cost[arch].get("idle") or {}).get("services") or {}).items())
@@ -101,9 +97,9 @@ def scaling_section(run: StoredRun) -> Section:
             arch,
             p["scaled"],
             str(p["replicas"]),
-            _fmt(p.get("capacity_rps"), 0),
-            _fmt(p.get("p99_ms")),
-            _fmt(p.get("memory_bytes"), 0, 1 / MiB),
+            number(p.get("capacity_rps"), 0),
+            number(p.get("p99_ms")),
+            number(p.get("memory_bytes"), 0, 1 / MiB),
         )  # fmt: skip
         for arch, points in scaling.items()
         for p in sorted(points, key=lambda p: p["replicas"])
@@ -128,9 +124,9 @@ def sweep_section(run: StoredRun) -> Section:
             r["model"],
             str(r["batch"]),
             r["arch"],
-            _fmt(r.get("p50_ms")),
-            _fmt(r.get("cpu_ms_per_request"), 2),
-            _fmt(r.get("arch_share_of_latency"), 0, 100),
+            number(r.get("p50_ms")),
+            number(r.get("cpu_ms_per_request"), 2),
+            number(r.get("arch_share_of_latency"), 0, 100),
         )  # fmt: skip
         for r in sweep
     )
@@ -153,7 +149,10 @@ def plan_section(run: StoredRun) -> Section:
     points = plan["points"]
     rows = tuple(
         cells(
-            str(p["cores"]), p["arch"], _fmt(p.get("max_rps"), 0), _fmt(p.get("usd_per_million"), 3)
+            str(p["cores"]),
+            p["arch"],
+            number(p.get("max_rps"), 0),
+            number(p.get("usd_per_million"), 3),
         )
         for p in sorted(points, key=lambda p: (p["arch"], p["cores"]))
     )
@@ -161,7 +160,7 @@ def plan_section(run: StoredRun) -> Section:
     text = (
         "The plan predicts capacity from the per-stage demand measured in this run: "
         f"{json.dumps(plan.get('model') or {}, sort_keys=True)}. Checked against a measured "
-        f"point, its error was {_fmt(error, 1, 100)}%."
+        f"point, its error was {number(error, 1, 100)}%."
     )
     figure = Figure(
         "plan", "Predicted capacity and price against cores.", lambda: draw.plan(points)

@@ -10,6 +10,7 @@ from functools import partial
 from typing import Any
 
 from bench.analyse.verdict import spared_success
+from bench.report.console import number, share
 from bench.report.document import Cell, Figure, Paragraph, Section, Table, cells
 from bench.report.figures import failure as draw
 from bench.store.stored import StoredRun
@@ -27,14 +28,6 @@ def variant(fault: dict[str, Any]) -> str:
 def _median(values: Sequence[float | None]) -> float | None:
     present = [v for v in values if v is not None]
     return statistics.median(present) if present else None
-
-
-def _share(value: float | None) -> str:
-    return "–" if value is None else f"{value:.0%}"
-
-
-def _seconds(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1f} s"
 
 
 def _order(faults: list[dict[str, Any]]) -> tuple[list[str], list[str], list[str]]:
@@ -59,7 +52,7 @@ def _cell(entries: list[dict[str, Any]]) -> Cell:
         shown = [e["endpoints"][name] for e in entries if name in e["endpoints"]]
         success = _median([s["success_rate_during_fault"] for s in shown])
         skips = " ↷" if not shown[0]["needs_stage"] else ""
-        lines.append(f"{name}{skips}: {_share(success)}")
+        lines.append(f"{name}{skips}: {share(success)}")
     flags = tuple(
         f"invalid: rep {e.get('rep', 0)}: {'; '.join(e['validity'].get('reasons') or [])}"
         for e in entries
@@ -150,13 +143,13 @@ def _recovery_table(faults: list[dict[str, Any]], variants: list[str]) -> Table:
                     v,
                     kind,
                     stage,
-                    _seconds(_median([f.get("restart_s") for f in shown])),
+                    number(_median([f.get("restart_s") for f in shown]), unit=" s"),
                     "–"
                     if all(k is None for k in killed)
                     else f"{sum(bool(k) for k in killed)} of {len(killed)}",
-                    _seconds(_median([e.get("time_to_first_error_s") for e in hit])),
-                    _seconds(_median([e.get("recovery_s") for e in hit])),
-                    _share(_median([e.get("success_rate_overall") for e in hit])),
+                    number(_median([e.get("time_to_first_error_s") for e in hit]), unit=" s"),
+                    number(_median([e.get("recovery_s") for e in hit]), unit=" s"),
+                    share(_median([e.get("success_rate_overall") for e in hit])),
                 )
             )
     columns = ("architecture", "fault", "stage", "restart", "killed by the memory limit",

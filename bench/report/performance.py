@@ -11,6 +11,7 @@ from typing import Any
 from bench.analyse import breakdown, headline
 from bench.analyse import runs as analysis
 from bench.measure import latency
+from bench.report.console import number
 from bench.report.document import Cell, Figure, Paragraph, Section, Table, cells
 from bench.report.figures import performance as draw
 from bench.store.stored import StoredRun
@@ -20,10 +21,6 @@ from pipeline.stages import STAGE_NAMES
 SPECTRUM = tuple(100 * (1 - 10 ** (-k / 10)) for k in range(0, 41))
 SPECTRUM_TABLE = ("p50", "p90", "p99", "p99.9", "max")
 MiB = 2**20
-
-
-def _fmt(value: float | None, digits: int = 1) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
 
 
 def headline_section(run: StoredRun) -> Section:
@@ -129,7 +126,7 @@ def spectrum_section(run: StoredRun) -> Section:
         rows.append(
             (
                 _flagged(run, "steady", arch),
-                *cells(str(summary["count"]), *(_fmt(summary[p]) for p in SPECTRUM_TABLE)),
+                *cells(str(summary["count"]), *(number(summary[p]) for p in SPECTRUM_TABLE)),
             )
         )
     rate = run.summary.get("rate_rps")
@@ -220,12 +217,12 @@ def time_section(run: StoredRun) -> Section:
                 _flagged(run, split.scenario, arch),
                 *cells(
                     split.scenario,
-                    *(_fmt(split.stages_ms.get(n), 3) for n in names),
-                    *(_fmt(split.hops_ms.get(n), 3) for n in names),
-                    _fmt(split.entry_ms, 3),
-                    _fmt(split.total_ms, 3),
-                    _fmt(split.outside_ms, 3),
-                    _fmt(split.client_ms, 3),
+                    *(number(split.stages_ms.get(n), 3) for n in names),
+                    *(number(split.hops_ms.get(n), 3) for n in names),
+                    number(split.entry_ms, 3),
+                    number(split.total_ms, 3),
+                    number(split.outside_ms, 3),
+                    number(split.client_ms, 3),
                 ),
             )
         )
@@ -270,14 +267,12 @@ def resources_section(run: StoredRun) -> Section:
             rss = _median([f.get("rss_bytes_max") for f in figures])
             per_service[arch][name] = (cpu, None if pss is None else pss / MiB)
             rows.append(
-                cells(
-                    arch, name, _fmt(cpu, 3), _fmt(pss and pss / MiB, 0), _fmt(rss and rss / MiB, 0)
-                )
+                cells(arch, name, number(cpu, 3), number(pss, 0, 1 / MiB), number(rss, 0, 1 / MiB))
             )
         cpu = _median([u.get("cpu_ms_per_request") for u in used])
         memory = _median([u.get("cgroup_memory_bytes_max") for u in used])
         totals[arch] = (cpu, None if memory is None else memory / MiB)
-        stack = cells("whole stack (cgroup)", _fmt(cpu, 3), _fmt(totals[arch][1], 0), "–")
+        stack = cells("whole stack (cgroup)", number(cpu, 3), number(totals[arch][1], 0), "–")
         rows.append((_flagged(run, "steady", arch), *stack))
     if not per_service:
         return Section("CPU and memory by service", "resources", (_not_run("steady"),))

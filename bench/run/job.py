@@ -9,7 +9,7 @@ from typing import Any
 
 from bench.config import BenchConfig
 from bench.run.faults import SCENARIO, FaultRun
-from bench.run.locust_process import locust_command
+from bench.run.locust_process import locust_command, recording
 
 
 @dataclass(frozen=True)
@@ -75,14 +75,9 @@ def locust_argv(
             "--ramp-spawn-rate": config.ramp_spawn_rate,
             "--payload-seed": config.seed + job.rep,
             "--invalid-share": config.invalid_share,
-            "--record-file": out / "latency.json",
+            **recording(out),
             "--csv": out / "locust",
             "--html": out / "locust.html",
-            "--json-file": out / "locust",
-            # SUT errors are data here, not a failure of the Locust process
-            "--exit-code-on-error": 0,
-            "--only-summary": True,
-            "--loglevel": "WARNING",
             **(extra or {}),
         },
     )

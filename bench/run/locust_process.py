@@ -27,6 +27,18 @@ def locust_command(
     return argv
 
 
+def recording(out: Path) -> dict[str, object]:
+    """The options of a headless run that writes its exact-latency record and Locust's JSON into
+    `out`, quietly, whatever the system under test answered (its errors are data)."""
+    return {
+        "--record-file": out / "latency.json",
+        "--json-file": out / "locust",
+        "--exit-code-on-error": 0,
+        "--only-summary": True,
+        "--loglevel": "WARNING",
+    }
+
+
 def start_locust(
     argv: list[str], cpus: list[int], log: Path, env: dict[str, str] | None = None
 ) -> subprocess.Popen[bytes]:

@@ -14,14 +14,17 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import msgspec
+from rich.table import Table
 
+from bench.report import console
+from bench.selfcheck.conditions import cpu_list
 from pipeline import bundle as bundles
 from pipeline import dataset
 from pipeline.bundle import ModelBundle
@@ -133,34 +136,22 @@ def measure(
     return rows
 
 
-def confine(argv: Sequence[str]) -> list[int]:
-    """Pin this process to the stacks' CPU with one-thread native pools, as every service runs.
-
-    The thread variables only work if set before numpy loads, so when any is missing the process
-    re-executes itself (`python -m bench.selfcheck.microbench *argv`) with them set.
-    """
-    missing = {k: v for k, v in COMMON_ENV.items() if os.environ.get(k) != v}
-    if missing:
-        argv = [sys.executable, "-m", "bench.selfcheck.microbench", *argv]
-        os.execve(sys.executable, argv, {**os.environ, **missing})
-    cpus = sut_cpus(Budget())
-    os.sched_setaffinity(0, cpus)
-    return cpus
+def missing_threads(environ: Mapping[str, str]) -> dict[str, str]:
+    """The one-thread native pool variables every service runs with that `environ` lacks."""
+    return {k: v for k, v in COMMON_ENV.items() if environ.get(k) != v}
 
 
-def table(rows: Sequence[Row], cpus: Sequence[int], seconds: float) -> Any:
+COLUMNS = ("stage", "batch", "calls", "mean µs", "p50 µs", "p99 µs", "µs/record", "own CPU",
+           "throughput")  # fmt: skip
+
+
+def table(rows: Sequence[Row], cpus: Sequence[int], seconds: float) -> Table:
     """The figures as a rich table; throughput is given for the whole pipeline."""
-    from rich.table import Table
-
     title = (
-        f"in-process cost per call on CPU {','.join(map(str, cpus))} "
+        f"in-process cost per call on CPU {cpu_list(cpus)} "
         f"(one-thread native pools, ~{seconds:g} s per row)"
     )
-    out = Table(title=title)
-    headers = ("stage", "batch", "calls", "mean µs", "p50 µs", "p99 µs", "µs/record", "own CPU")
-    for header in headers:
-        out.add_column(header, justify="left" if header == "stage" else "right", no_wrap=True)
-    out.add_column("throughput", justify="right", no_wrap=True)
+    out = console.table(title, COLUMNS, left=("stage",), no_wrap=True)
     for row in rows:
         throughput = ""
         if row.name == PIPELINE:
@@ -191,22 +182,29 @@ def main(
     stages: bool = True,
     as_json: bool = False,
 ) -> None:
-    """Measure and print the table (or, with `as_json`, the rows as JSON for `archbench perf`)."""
-    argv = ["--model-dir", str(model_dir), "--seconds", str(seconds)]
-    argv += ["--batch-sizes", *map(str, batch_sizes)]
-    argv += ([] if stages else ["--pipeline-only"]) + (["--json"] if as_json else [])
-    cpus = confine(argv)
+    """Measure and print the table (or, with `as_json`, the rows as JSON for `archbench perf`).
+
+    The process entry: it pins itself to the stacks' CPU with one-thread native pools, as every
+    service runs. The thread variables only work if set before numpy loads, so when any is
+    missing the process re-executes itself (`python -m bench.selfcheck.microbench`) with them.
+    """
+    missing = missing_threads(os.environ)
+    if missing:
+        argv = ["--model-dir", str(model_dir), "--seconds", str(seconds)]
+        argv += ["--batch-sizes", *map(str, batch_sizes)]
+        argv += ([] if stages else ["--pipeline-only"]) + (["--json"] if as_json else [])
+        argv = [sys.executable, "-m", "bench.selfcheck.microbench", *argv]
+        os.execve(sys.executable, argv, {**os.environ, **missing})
+    cpus = sut_cpus(Budget())
+    os.sched_setaffinity(0, cpus)
     rows = measure(bundles.load(model_dir), seconds, batch_sizes, stages)
     if as_json:
         rows_out = [{**asdict(r), "us_per_record": r.us_per_record} for r in rows]
         print(msgspec.json.encode(rows_out).decode())
         return
-    from rich.console import Console
-
-    # Wide enough for the table when the output is a file or a pipe, not a terminal.
-    console = Console(width=None if sys.stdout.isatty() else 120)
-    console.print(table(rows, cpus, seconds))
-    console.print(
+    out = console.stdout(120)
+    out.print(table(rows, cpus, seconds))
+    out.print(
         "pipeline = ingest → validate → features → score, then the response body encoded; "
         "each stage is timed alone on the previous stage's outputs; "
         f"bodies cycle through {POOL_SIZE} samples of the penguins dataset (target dropped); "
@@ -215,7 +213,7 @@ def main(
     )
     shared = [f"{r.name}@{r.batch}" for r in rows if r.cpu_share < MIN_CPU_SHARE]
     if shared:
-        console.print(
+        out.print(
             f"[red]warning: other work shared the CPU during {', '.join(shared)} "
             f"(own CPU below {MIN_CPU_SHARE:.0%}); those rows are skewed[/]"
         )

@@ -20,8 +20,8 @@ from PIL import Image
 from bench.analyse import cost
 from bench.analyse import runs as analysis
 from bench.measure import latency, resources
-from bench.report import REPORT_HTML, REPORT_MD, document
 from bench.report.document import to_markdown
+from bench.report.page import REPORT_HTML, REPORT_MD, document
 from bench.store.folder import SCHEMA_VERSION
 from bench.store.stored import StoredRun
 from stack.topology import Budget
@@ -264,7 +264,7 @@ def test_matplotlib_stays_out_of_locust_and_the_harness() -> None:
     harness = modules_after("import archbench.cli, bench.run.harness\narchbench.cli.build_parser()")
     assert "matplotlib" not in harness
     # and the report process never patches itself with gevent
-    report = modules_after("import bench.report, bench.report.figures.performance")
+    report = modules_after("import bench.report.page, bench.report.figures.performance")
     assert "matplotlib" in report and not {"locust", "gevent"} & report
     assert "locust" not in sys.modules and "gevent" not in sys.modules  # nor does this test
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench.report import document
 from bench.report.document import draw_all, to_html, to_markdown
+from bench.report.page import document
 from tests.bench import constructed as c
 from tests.bench.markdown import md_rows, md_section, md_tables
 

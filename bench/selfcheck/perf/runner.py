@@ -1,10 +1,5 @@
-"""`archbench perf`: the microservices' tax per hop at low load, and the monolith's peak throughput
-against the in-process pipeline on the same single CPU.
-
-The load comes from the load generator's CPU (this process, and `wrk` under `taskset`); the stacks
-and the in-process run use the system-under-test CPU. Figures are printed, not asserted: they
-depend on the machine.
-"""
+"""Runs `archbench perf`: the in-process pipeline, both stacks at low load, then each under wrk;
+and its entry, which prints the report."""
 
 from __future__ import annotations
 
@@ -14,83 +9,34 @@ import os
 import resource
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from rich.console import Console
+
 from bench.measure.contention import Ticks, foreign_share
+from bench.report.console import stdout
 from bench.selfcheck import wrk
+from bench.selfcheck.conditions import cpu_list, pinned
 from bench.selfcheck.microbench import PIPELINE, POOL_SIZE, bodies
-from bench.selfcheck.wrk import Peak
-from serving.api import ENDPOINTS
+from bench.selfcheck.perf import report
+from bench.selfcheck.perf.result import (
+    ARCHITECTURES,
+    PREDICT,
+    LowLoad,
+    PerfConfig,
+    PerfResult,
+    in_process_argv,
+)
 from serving.timing import HOP_SUFFIX, parse
-from stack.budget import Applied, generator_cpus, sut_cpus
+from stack.budget import generator_cpus, sut_cpus
 from stack.runner import Stack
 from stack.topology import COMMON_ENV, Budget
 
-PREDICT = next(e for e in ENDPOINTS if e.path == "/predict")
-# The gateway calls each stage service of /predict once: that many hops per request.
-HOPS = len(PREDICT.stages)
-ARCHITECTURES = ("monolith", "micro")
 HEADERS = {"content-type": "application/json"}
-
-
-@dataclass(frozen=True)
-class PerfConfig:
-    """What `archbench perf` runs; the defaults keep the whole run under about two minutes."""
-
-    model_dir: Path
-    requests: int = 3000
-    rounds: int = 6
-    warmup: int = 300
-    wrk_seconds: int = 10
-    wrk_threads: int = 1
-    wrk_connections: int = 8
-    in_process_seconds: float = 4.0
-    base_port: int = 8800
-
-
-@dataclass(frozen=True)
-class LowLoad:
-    """Sequential single-record requests: client-side latency and the stack's CPU per request."""
-
-    requests: int
-    p50_ms: float
-    p99_ms: float
-    cpu_ms_per_request: float | None
-    hop_ms: dict[str, float]  # median of each `<stage>-hop` Server-Timing entry
-
-
-@dataclass
-class Run:
-    """Everything one `archbench perf` measured, with its conditions."""
-
-    config: PerfConfig
-    sut_cpus: list[int]
-    generator_cpus: list[int]
-    applied: Applied | None = None
-    in_process_rps: float = 0.0
-    low: dict[str, LowLoad] = field(default_factory=dict)
-    peaks: dict[str, Peak] = field(default_factory=dict)
-    # Share of the SUT CPU busy with work outside the measurement, per phase.
-    foreign: dict[str, float] = field(default_factory=dict)
-
-
-def cpu_list(cpus: Sequence[int]) -> str:
-    return ",".join(map(str, cpus))
-
-
-def in_process_argv(config: PerfConfig, cpus: Sequence[int]) -> list[str]:
-    """The microbench command measuring the whole pipeline at batch 1 on the SUT CPU."""
-    return [
-        *("taskset", "-c", cpu_list(cpus), sys.executable, "-m", "bench.selfcheck.microbench"),
-        *("--model-dir", str(config.model_dir), "--seconds", str(config.in_process_seconds)),
-        *("--batch-sizes", "1", "--pipeline-only", "--json"),
-    ]
 
 
 def in_process(argv: list[str], cpus: Sequence[int], timeout_s: float) -> tuple[float, float]:
@@ -182,28 +128,13 @@ def _summary(latencies_ns: list[int], headers: list[str | None], cpu_ns: int | N
     )
 
 
-@contextmanager
-def pinned(cpus: Sequence[int]) -> Iterator[None]:
-    """Run the block on `cpus` only, then restore the affinity.
-
-    Only around the client: the stack's confinement derives the SUT CPU from the affinity of
-    the process that creates it.
-    """
-    previous = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, cpus)
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, previous)
-
-
 def _used_ns(stacks: Sequence[Stack]) -> int | None:
     used = [stack.confinement.cpu_usage_ns() for stack in stacks]
     return None if None in used else sum(u for u in used if u is not None)
 
 
 @contextmanager
-def watched(result: Run, phase: str, stacks: Sequence[Stack]) -> Iterator[None]:
+def watched(result: PerfResult, phase: str, stacks: Sequence[Stack]) -> Iterator[None]:
     """Record the share of the SUT CPU that went to other work than the stacks during the block."""
     before, used_before = Ticks.read(result.sut_cpus), _used_ns(stacks)
     yield
@@ -213,11 +144,11 @@ def watched(result: Run, phase: str, stacks: Sequence[Stack]) -> Iterator[None]:
         result.foreign[phase] = share
 
 
-def run(config: PerfConfig, progress: Callable[[str], None] | None = None) -> Run:
+def run(config: PerfConfig, progress: Callable[[str], None] | None = None) -> PerfResult:
     """Measure in-process, then both stacks at low load, then each under wrk."""
     say = progress or (lambda _: None)
     budget = Budget()
-    result = Run(config, sut_cpus(budget), generator_cpus(budget))
+    result = PerfResult(config, sut_cpus(budget), generator_cpus(budget))
     say(f"in-process pipeline on CPU {cpu_list(result.sut_cpus)}")
     argv = in_process_argv(config, result.sut_cpus)
     timeout_s = 60 + 2 * config.in_process_seconds
@@ -259,14 +190,10 @@ def run(config: PerfConfig, progress: Callable[[str], None] | None = None) -> Ru
 
 def main(config: PerfConfig) -> None:
     """Run everything and print the tables."""
-    from rich.console import Console
-
-    from bench.selfcheck import perf_report
-
-    console = Console(width=None if sys.stdout.isatty() else 140)
+    console = stdout(140)
     progress = Console(stderr=True)
     result = run(config, lambda message: progress.print(f"[dim]… {message}[/]"))
-    console.print(perf_report.targets(result))
-    console.print(perf_report.figures(result))
-    for line in perf_report.conditions(result, POOL_SIZE):
+    console.print(report.targets(result))
+    console.print(report.figures(result))
+    for line in report.conditions(result, POOL_SIZE):
         console.print(line, highlight=False)

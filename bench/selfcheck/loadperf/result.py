@@ -1,0 +1,94 @@
+"""What `archbench loadperf` is configured with and what it measured, with its conditions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.analyse.runs import Validity
+from pipeline.errors import UserError
+from stack.budget import Applied
+
+# The saturation loads, in the order they run: the Locust users' unmeasured first seconds warm
+# the stack up for wrk too.
+USERS, WRK, PROBE = "Locust users", "wrk", "capacity probe"
+
+
+class LoadPerfError(UserError):
+    """A load run produced nothing to measure; the message names its log."""
+
+
+@dataclass(frozen=True)
+class LoadPerfConfig:
+    """What `archbench loadperf` runs; the defaults keep the whole run under about two minutes."""
+
+    rate: float = 2500.0  # open-loop req/s of the cost runs: high, yet the generator stays valid
+    cost_s: float = 3.0
+    cost_warmup_s: float = 1.0
+    # Pairs of cost runs, with capture and without; even, as the pairs alternate which goes first
+    repeats: int = 4
+    max_in_flight: int = 64
+    saturation_s: int = 10
+    connections: int = 8  # wrk connections = Locust users = probe workers
+    skip_s: float = 2.0  # of the closed-loop Locust run, left out of its throughput
+    probe_s: float = 4.0
+    seed: int = 1
+    base_port: int = 8900
+
+
+@dataclass(frozen=True)
+class CostRun:
+    """One open-loop run of cheap requests: the generator's CPU over the measured window."""
+
+    capture: bool
+    command: list[str]
+    cpu_s: float
+    wall_s: float
+    recorded: int | None  # requests sent in the measured bins (exact record; None without it)
+    logged: float  # requests Locust logged inside the measured window (its JSON)
+    failures: int  # Locust's failures over the whole run
+    validity: Validity | None
+
+    @property
+    def cpu_share(self) -> float:
+        return self.cpu_s / self.wall_s
+
+    @property
+    def us_per_request(self) -> float | None:
+        return self.cpu_s / self.recorded * 1e6 if self.recorded else None
+
+    @property
+    def us_per_logged(self) -> float:
+        return self.cpu_s / self.logged * 1e6
+
+
+@dataclass(frozen=True)
+class Load:
+    """One closed-loop load on a stack at saturation (wrk, Locust users or the capacity probe)."""
+
+    command: list[str]
+    rps: float | None
+    requests: int  # over the whole run, start-up included (what the stack's CPU was spent on)
+    failed: int
+    generator_share: float | None = None  # the generator's CPU share, where the record has it
+
+
+@dataclass
+class LoadPerfResult:
+    """Everything one `archbench loadperf` measured, with its conditions."""
+
+    config: LoadPerfConfig
+    out: Path
+    sut_cpus: list[int]
+    generator_cpus: list[int]
+    applied: dict[str, Applied | None] = field(default_factory=dict)
+    costs: list[CostRun] = field(default_factory=list)
+    saturation: dict[str, dict[str, Load]] = field(default_factory=dict)
+    # Per phase: share of the generator CPU, and of the SUT CPU, busy with other work.
+    foreign: dict[str, tuple[float, float | None]] = field(default_factory=dict)
+    # Per phase: CPU the stack used (cgroup only).
+    sut_used_ns: dict[str, int] = field(default_factory=dict)
+
+    def sut_ms_per_request(self, phase: str, load: Load) -> float | None:
+        used = self.sut_used_ns.get(phase)
+        return used / load.requests / 1e6 if used is not None and load.requests else None
