@@ -120,13 +120,11 @@ class Guarded:
 
 
 class Fallback:
-    """The degraded /predict answer: the class prior, without the model."""
+    """The degraded /predict answer without the model: the bundle's fallback (the most frequent
+    class with its share, or a regressor's mean; pipeline.bundler.fallback)."""
 
     def __init__(self, metadata: Mapping[str, Any]) -> None:
-        classes = [str(c) for c in metadata.get("classes", [])] or ["unknown"]
-        # Bundles from before the prior was recorded: every class equally likely.
-        prior = metadata.get("class_prior") or {c: 1 / len(classes) for c in classes}
-        self.label, self.probability = max(prior.items(), key=lambda item: item[1])
+        self.prediction = Prediction(**metadata["fallback"])
         self.version = f"{metadata.get('version', 'unknown')}+prior"
 
     def reply(self, stage: Stage, payload: bytes, timings: list[tuple[str, float]]) -> Reply:
@@ -134,6 +132,6 @@ class Fallback:
         value: Any = msgspec.json.decode(payload, type=stage.input_type or ValidBatch)
         assert isinstance(value, ValidBatch | FeatureBatch)
         count = len(value.rows) if isinstance(value, ValidBatch) else len(value.matrix)
-        predictions = [Prediction(self.label, self.probability) for _ in range(count)]
+        predictions = [self.prediction] * count
         body = _encode(Predictions(predictions, self.version, degraded=True))
         return Reply(body, DEGRADED_STATUS, timings)

@@ -6,6 +6,9 @@ from typing import Any
 
 import msgspec
 
+# One input value after validation: a number, a category or text, a boolean, or null.
+Value = float | int | str | bool | None
+
 
 class Problem(msgspec.Struct, frozen=True):
     """One thing wrong with a request, named by the field it concerns."""
@@ -23,20 +26,24 @@ class Batch(msgspec.Struct):
 class ValidBatch(msgspec.Struct):
     """Output of `validate`: one row per record, values in schema field order."""
 
-    rows: list[list[float | str]]
+    rows: list[list[Value]]
 
 
-class FeatureBatch(msgspec.Struct):
-    """Output of `features`: the fitted preprocessing's matrix, one row per record."""
+class FeatureBatch(msgspec.Struct, omit_defaults=True):
+    """Output of `features`: the fitted preprocessing's output, one row per record (NaN as null);
+    `columns` names its columns when the estimator was fitted on a DataFrame of them."""
 
-    matrix: list[list[float]]
+    matrix: list[list[Value]]
+    columns: list[str] | None = None
 
 
-class Prediction(msgspec.Struct):
-    """The estimator's answer for one record."""
+class Prediction(msgspec.Struct, omit_defaults=True):
+    """The estimator's answer for one record: a classifier's `label` and its `probability`, a
+    regressor's `value`, or a predict-only estimator's `label` (a string) or `value` (a number)."""
 
-    label: str
-    probability: float
+    label: str | None = None
+    probability: float | None = None
+    value: float | None = None
 
 
 class Predictions(msgspec.Struct, omit_defaults=True):

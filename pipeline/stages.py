@@ -10,7 +10,7 @@ import msgspec
 
 from pipeline.bundle import ModelBundle
 from pipeline.errors import InvalidRecords, MalformedBody
-from pipeline.records import Batch, FeatureBatch, Prediction, Predictions, Problem, ValidBatch
+from pipeline.records import Batch, FeatureBatch, Predictions, Problem, ValidBatch, Value
 from pipeline.schema import check_record
 
 _decode_json = msgspec.json.Decoder().decode
@@ -54,7 +54,7 @@ def validate(bundle: ModelBundle, batch: Batch) -> ValidBatch:
         problem = Problem("records", f"must hold at most {bundle.limits.max_records} records")
         raise InvalidRecords("too many records", [problem])
     single = len(records) == 1
-    rows: list[list[float | str]] = []
+    rows: list[list[Value]] = []
     problems: list[Problem] = []
     for i, record in enumerate(records):
         row, found = check_record(bundle.schema, record, "" if single else f"records[{i}]")
@@ -67,16 +67,15 @@ def validate(bundle: ModelBundle, batch: Batch) -> ValidBatch:
 
 
 def features(bundle: ModelBundle, batch: ValidBatch) -> FeatureBatch:
-    """Apply the fitted preprocessing."""
-    matrix = bundle.preprocess(batch.rows)
-    return FeatureBatch(matrix.tolist())
+    """Apply the fitted preprocessing (every step before the bundle's split)."""
+    matrix, columns = bundle.preprocess(batch.rows)
+    return FeatureBatch(matrix, columns)
 
 
 def score(bundle: ModelBundle, batch: FeatureBatch) -> Predictions:
-    """Apply the fitted estimator: label and its probability, with the model version."""
-    labels, probabilities = bundle.predict(batch.matrix)
-    predictions = [Prediction(label, p) for label, p in zip(labels, probabilities, strict=True)]
-    return Predictions(predictions, bundle.version)
+    """Apply the fitted estimator (the steps from the split): a classifier's label and its
+    probability, a regressor's value, or a prediction; with the model version."""
+    return Predictions(bundle.predict(batch.matrix, batch.columns), bundle.version)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Build a model bundle deterministically from the bundled penguins dataset.
+"""Build the demo's model bundle deterministically from the bundled penguins dataset, through the
+same path as `archbench bundle` (pipeline.bundler).
 
 Three variants share the preprocessing and differ in the estimator's weight: `light` (a linear
 model), `medium` (gradient boosting: the demo model) and `heavy` (a large random forest).
@@ -6,11 +7,12 @@ model), `medium` (gradient boosting: the demo model) and `heavy` (a large random
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline import bundle, dataset, schema
+from pipeline import bundler, dataset
 
 SEED = 20261126
 VARIANTS = ("light", "medium", "heavy")
@@ -39,7 +41,7 @@ def estimator(variant: str) -> tuple[str, str, Any]:
     raise ValueError(f"unknown model variant {variant!r}; choose one of: {', '.join(VARIANTS)}")
 
 
-def train(directory: Path, variant: str = DEFAULT_VARIANT) -> dict[str, object]:
+def train(directory: Path, variant: str = DEFAULT_VARIANT) -> dict[str, Any]:
     """Fit preprocessing and estimator, derive the schema, save the bundle; return its metadata."""
     import numpy as np
     import sklearn
@@ -71,22 +73,14 @@ def train(directory: Path, variant: str = DEFAULT_VARIANT) -> dict[str, object]:
     model = Pipeline([("features", preprocess), ("score", fitted)])
     model.fit(x_train, y_train)
 
-    columns = {name: [r[name] for r in rows] for name in dataset.INPUTS}
-    input_schema = schema.derive(columns, dataset.CATEGORICAL)
-    metadata: dict[str, object] = {
-        "name": name,
+    import pandas as pd
+
+    frame = pd.DataFrame([{k: r[k] for k in (*dataset.INPUTS, dataset.TARGET)} for r in rows])
+    extra: dict[str, object] = {
         "variant": variant,
-        "version": "1.0.0",
         "dataset": dataset.NAME,
         "n_train": len(y_train),
         "n_test": len(y_test),
-        "target": dataset.TARGET,
-        "classes": sorted(set(y.tolist())),
-        # What a degraded answer predicts when the model cannot run (the gateway's fallback).
-        "class_prior": {
-            str(c): round(float(n) / len(y_train), 4)
-            for c, n in zip(*np.unique(y_train, return_counts=True), strict=True)
-        },
         "estimator": description,
         "seed": SEED,
         "scikit_learn": sklearn.__version__,
@@ -96,5 +90,15 @@ def train(directory: Path, variant: str = DEFAULT_VARIANT) -> dict[str, object]:
             "log_loss": round(float(log_loss(y_test, model.predict_proba(x_test))), 4),
         },
     }
-    bundle.save(directory, model, input_schema, metadata)
-    return metadata
+    with tempfile.TemporaryDirectory() as scratch:
+        path = bundler.dump_own(model, Path(scratch))
+        return bundler.make(
+            model,
+            frame,
+            directory,
+            model_file=path,
+            name=name,
+            version="1.0.0",
+            target=dataset.TARGET,
+            extra=extra,
+        )

@@ -26,8 +26,8 @@ from rich.table import Table
 from bench.report import console
 from bench.selfcheck.conditions import cpu_list
 from pipeline import bundle as bundles
-from pipeline import dataset
 from pipeline.bundle import ModelBundle
+from pipeline.records import ValidBatch
 from pipeline.stages import STAGES
 from stack.budget import sut_cpus
 from stack.topology import COMMON_ENV, Budget
@@ -36,6 +36,9 @@ BATCH_SIZES = (1, 32)
 POOL_SIZE = 64  # distinct request bodies cycled through, so no single record is special
 SEED = 20261126
 PIPELINE = "pipeline"
+# Part of `features`: turning validated rows into the model's input (a DataFrame when the model
+# was fitted on one, else an array), before any fitted step runs.
+FEATURES_INPUT = "features: input"
 MIN_CPU_SHARE = 0.95
 _encode = msgspec.json.Encoder().encode
 
@@ -67,13 +70,14 @@ class Row:
         return 1e6 / self.mean_us
 
 
-def bodies(batch: int, count: int = POOL_SIZE, seed: int = SEED) -> list[bytes]:
-    """Request bodies of `batch` records sampled from the real dataset, target dropped."""
-    records = [{k: v for k, v in r.items() if k != dataset.TARGET} for r in dataset.records()]
+def bodies(
+    records: Sequence[Mapping[str, Any]], batch: int, count: int = POOL_SIZE, seed: int = SEED
+) -> list[bytes]:
+    """Request bodies of `batch` records sampled (with replacement) from the bundle's records."""
     rng = random.Random(seed)
     if batch == 1:
-        return [_encode(r) for r in rng.sample(records, count)]
-    return [_encode({"records": rng.sample(records, batch)}) for _ in range(count)]
+        return [_encode(r) for r in rng.choices(records, k=count)]
+    return [_encode({"records": rng.choices(records, k=batch)}) for _ in range(count)]
 
 
 def run_pipeline(model: ModelBundle, body: bytes) -> bytes:
@@ -119,20 +123,30 @@ def _time(
     )
 
 
+def _model_input(model: ModelBundle, batch: ValidBatch) -> object:
+    return bundles.inputs(model.schema, batch.rows)
+
+
 def measure(
     model: ModelBundle,
+    records: Sequence[Mapping[str, Any]],
     seconds: float,
     batch_sizes: Sequence[int] = BATCH_SIZES,
     stages: bool = True,
 ) -> list[Row]:
-    """Time each stage alone (on the previous stage's real outputs) and the whole pipeline."""
+    """Time each stage alone (on the previous stage's real outputs), the features stage's input
+    building alone, and the whole pipeline."""
     rows = []
     for batch in batch_sizes:
-        inputs: list[Any] = bodies(batch)
+        inputs: list[Any] = bodies(records, batch)
         for stage in STAGES if stages else ():
             rows.append(_time(stage.name, batch, partial(stage.run, model), inputs, seconds))
+            if stage.name == "features":
+                call = partial(_model_input, model)
+                rows.append(_time(FEATURES_INPUT, batch, call, inputs, seconds))
             inputs = [stage.run(model, v) for v in inputs]
-        rows.append(_time(PIPELINE, batch, partial(run_pipeline, model), bodies(batch), seconds))
+        whole = partial(run_pipeline, model)
+        rows.append(_time(PIPELINE, batch, whole, bodies(records, batch), seconds))
     return rows
 
 
@@ -197,7 +211,8 @@ def main(
         os.execve(sys.executable, argv, {**os.environ, **missing})
     cpus = sut_cpus(Budget())
     os.sched_setaffinity(0, cpus)
-    rows = measure(bundles.load(model_dir), seconds, batch_sizes, stages)
+    model = bundles.load(model_dir)
+    rows = measure(model, bundles.records(model_dir), seconds, batch_sizes, stages)
     if as_json:
         rows_out = [{**asdict(r), "us_per_record": r.us_per_record} for r in rows]
         print(msgspec.json.encode(rows_out).decode())
@@ -207,7 +222,10 @@ def main(
     out.print(
         "pipeline = ingest → validate → features → score, then the response body encoded; "
         "each stage is timed alone on the previous stage's outputs; "
-        f"bodies cycle through {POOL_SIZE} samples of the penguins dataset (target dropped); "
+        f"bodies cycle through {POOL_SIZE} samples of the bundle's records "
+        f"({model.metadata.get('name')} {model.version}, {model.task}); "
+        f"'{FEATURES_INPUT}' is the part of features that builds the model's input "
+        f"({'a pandas DataFrame' if model.schema.frame else 'a NumPy array'}); "
         "own CPU = this process's CPU time / wall time of the row.",
         highlight=False,
     )

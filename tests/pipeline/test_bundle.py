@@ -47,7 +47,7 @@ def tampered_copy(source: Path, target: Path) -> Path:
 
 def test_a_tampered_model_is_refused(trained: tuple[Path, Path], tmp_path: Path) -> None:
     copy = tampered_copy(trained[0], tmp_path / "bundle")
-    with (copy / bundles.MODEL_FILE).open("ab") as f:
+    with (copy / bundles.PICKLE_FILE).open("ab") as f:
         f.write(b"\0")
     with pytest.raises(BundleError, match="does not match its sha256"):
         bundles.load(copy)
