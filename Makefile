@@ -3,7 +3,7 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
-MODEL   := models/demo/manifest.json
+DEMO    := models/demo/manifest.json
 ARCH    ?= monolith
 
 .PHONY: install model browser up test lint bench bench-quick bench-full ui microbench perf loadperf lock clean
@@ -13,13 +13,13 @@ install: $(STAMP)
 $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m venv $(VENV) && $(BIN)/pip install -q --disable-pip-version-check --require-hashes -r requirements.lock && $(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . && touch $@
 
-model: $(MODEL)
+model: $(DEMO)
 
-$(MODEL): $(STAMP)
+$(DEMO): $(STAMP) pipeline/train.py pipeline/bundler.py pipeline/bundle.py pipeline/schema.py
 	$(BIN)/archbench train
 
 up: model
-	$(BIN)/archbench up $(ARCH)
+	$(BIN)/archbench up $(ARCH) $(if $(MODEL),--model $(MODEL))
 
 # The report's tests open it in a real browser: Debian's chromium, installed when missing.
 browser:
@@ -29,7 +29,7 @@ test: model browser
 	$(BIN)/pytest
 
 bench: model
-	$(BIN)/archbench bench
+	$(BIN)/archbench bench $(if $(MODEL),--model $(MODEL))
 
 bench-quick: model
 	$(BIN)/archbench bench --quick
@@ -38,13 +38,13 @@ bench-full: model
 	$(BIN)/archbench bench --profile full
 
 ui: model
-	$(BIN)/archbench ui --arch $(ARCH)
+	$(BIN)/archbench ui --arch $(ARCH) $(if $(MODEL),--model $(MODEL))
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy pipeline serving monolith microservices stack archbench bench
 
 microbench: model
-	$(BIN)/archbench microbench
+	$(BIN)/archbench microbench $(if $(MODEL),--model-dir $(MODEL))
 
 perf: model
 	$(BIN)/archbench perf

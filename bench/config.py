@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
+from bench.load import payloads
 from bench.load.shapes import CAPACITY_FRACTIONS, SCENARIOS
 from bench.run import faults
 from bench.run.faults import FaultConfig
 from pipeline.errors import UserError
-from pipeline.paths import ROOT
+from pipeline.paths import DEFAULT_MODEL_DIR, ROOT
 from pipeline.stages import STAGE_NAMES
 from pipeline.train import VARIANTS
 from stack.topology import ARCHITECTURES, Budget
@@ -44,6 +46,8 @@ class BenchConfig:
     """Everything a bench run does; written whole into the run's meta.json."""
 
     archs: tuple[str, ...] = DEFAULT_ARCHS
+    # the bundle every stack serves and the load's records come from (the sweep has its own)
+    model_dir: str = str(DEFAULT_MODEL_DIR)
     scenarios: tuple[str, ...] = DEFAULT_SCENARIOS
     profile: str = "default"
     repeat: int = 3
@@ -124,6 +128,10 @@ class BenchConfig:
             raise ConfigError(f"batch sizes must be 1 or more, not {self.sweep_batches}")
         if not self.archs or not self.scenarios:
             raise ConfigError("choose at least one architecture and one scenario")
+        try:
+            payloads.source(Path(self.model_dir))
+        except UserError as exc:
+            raise ConfigError(f"--model {self.model_dir}: {exc}") from None
         check_positive(
             {
                 "repeat": self.repeat,

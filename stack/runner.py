@@ -26,8 +26,9 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
 
+from pipeline import bundle as bundles
 from pipeline.errors import UserError
-from pipeline.paths import LOG_ROOT, ROOT
+from pipeline.paths import DEFAULT_MODEL_DIR, LOG_ROOT, ROOT
 from serving.settings import environ
 from stack.budget import Applied, Confinement
 from stack.supervisor import Restart, Supervisor
@@ -296,10 +297,15 @@ def _report_restart(restart: Restart) -> None:
     )
 
 
-def run_until_interrupted(arch: str, base_port: int = 8000) -> None:
-    """`archbench up`: start the stack, print where it is, stop it all on Ctrl-C or SIGTERM.
-    A service that dies is restarted, as compose's `restart: unless-stopped` would."""
-    stack = Stack(arch, base_port, restart=True, on_restart=_report_restart)
+def run_until_interrupted(
+    arch: str, base_port: int = 8000, model_dir: Path = DEFAULT_MODEL_DIR
+) -> None:
+    """`archbench up`: start the stack serving the bundle in `model_dir`, print where it is,
+    stop it all on Ctrl-C or SIGTERM. A service that dies is restarted, as compose's
+    `restart: unless-stopped` would. A folder without a bundle: BundleError, before any start."""
+    bundles.load(model_dir, with_model=False)
+    settings = {"model_dir": model_dir}
+    stack = Stack(arch, base_port, settings=settings, restart=True, on_restart=_report_restart)
     with terminate_as_interrupt():
         try:
             stack.start()
@@ -309,8 +315,9 @@ def run_until_interrupted(arch: str, base_port: int = 8000) -> None:
         try:
             applied = stack.applied
             print(
-                f"{arch} ready at {stack.url}  ({len(stack.services)} process(es); "
-                f"budget: {applied.as_dict() if applied else 'none'}; logs: {stack.log_dir})"
+                f"{arch} ready at {stack.url}  serving {model_dir} ({len(stack.services)} "
+                f"process(es); budget: {applied.as_dict() if applied else 'none'}; "
+                f"logs: {stack.log_dir})"
             )
             print("Ctrl-C to stop", flush=True)
             while True:

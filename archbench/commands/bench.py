@@ -20,6 +20,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("bench", help="measure both architectures under load")
     parser.add_argument("--arch", help="comma-separated: monolith, micro, micro-flask")
     parser.add_argument(
+        "--model", type=Path, metavar="DIR", help="bundle to serve and load (default: models/demo)"
+    )
+    parser.add_argument(
         "--scenario",
         help="comma-separated: capacity, steady, spike, ramp, faults, scaling, sweep",
     )
@@ -68,6 +71,7 @@ def run(args: argparse.Namespace) -> None:
     from bench.report.console import render
     from bench.run.harness import Bench
     from bench.run.progress import Display
+    from serving.settings import Settings
     from stack.budget import generator_cpus
     from stack.runner import StackError
 
@@ -76,6 +80,8 @@ def run(args: argparse.Namespace) -> None:
         config = config.with_duration(args.duration)
     chosen = {
         "archs": tuple(args.arch.split(",")) if args.arch else None,
+        # the flag, else ARCHBENCH_MODEL_DIR, else the demo bundle
+        "model_dir": str(Settings.from_env(model_dir=args.model).model_dir),
         "scenarios": tuple(args.scenario.split(",")) if args.scenario else None,
         "repeat": args.repeat,
         "slo_ms": args.slo_ms,

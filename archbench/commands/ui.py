@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -12,10 +13,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--arch", choices=ARCHITECTURES, default="monolith")
     parser.add_argument("--port", type=int, default=8000, help="entry port; services use the next")
     parser.add_argument("--web-port", type=int, default=8089)
+    parser.add_argument(
+        "--model", type=Path, metavar="DIR", help="bundle to serve and load (default: models/demo)"
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> None:
     from bench.run.ui import main
+    from serving.settings import Settings
 
-    main(args.arch, args.port, args.web_port)
+    # the flag, else ARCHBENCH_MODEL_DIR, else the demo bundle
+    main(
+        args.arch,
+        args.port,
+        args.web_port,
+        model_dir=Settings.from_env(model_dir=args.model).model_dir,
+    )

@@ -1,4 +1,8 @@
-"""The locustfile of `archbench ui`: one pickable shape per scenario, and a live Resources tab."""
+"""The locustfile of `archbench ui`: one pickable shape per scenario, and a live Resources tab.
+
+The users and their options are bench.load.users': the payloads are made from the bundle that
+`--model-dir` names, the one the stack serves (bench.run.ui passes it).
+"""
 
 from __future__ import annotations
 

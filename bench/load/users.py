@@ -9,7 +9,7 @@ import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +22,8 @@ from bench.load import payloads, shapes, wire
 from bench.load.dispatch import Workers
 from bench.load.shapes import Schedule
 from bench.measure.latency import Recorder
+from pipeline.errors import UserError
+from pipeline.paths import DEFAULT_MODEL_DIR
 
 # Longest a request may wait past its time for a free in-flight slot before it is shed.
 MAX_SLOT_WAIT_S = 1.0
@@ -71,6 +73,11 @@ def _add_options(parser: Any) -> None:
     group.add_argument("--max-in-flight", type=int, default=64)
     group.add_argument("--ramp-users", type=int, default=16)
     group.add_argument("--ramp-spawn-rate", type=float, default=2.0)
+    group.add_argument(
+        "--model-dir",
+        default=str(DEFAULT_MODEL_DIR),
+        help="the served model's bundle, whose input records the payloads are made from",
+    )
     group.add_argument("--payload-seed", type=int, default=1)
     group.add_argument("--invalid-share", type=float, default=payloads.DEFAULT_INVALID_SHARE)
     group.add_argument("--record-file", default="", help="where to write exact latencies")
@@ -91,6 +98,24 @@ def _add_options(parser: Any) -> None:
 
 
 Request = tuple[payloads.Payload, bytes]
+
+
+@cache
+def requests(
+    model_dir: str,
+    seed: int,
+    invalid_share: float,
+    mix: tuple[tuple[str, tuple[str, int, float]], ...],
+    address: tuple[str, int],
+) -> list[Request]:
+    """The payload pool with each payload's request bytes, made once per process: closed-loop
+    users, each cycling through it, start during the measured ramp."""
+    try:
+        source = payloads.source(Path(model_dir))
+    except UserError as exc:
+        raise StopTest(f"--model-dir: {exc}") from None
+    pool = payloads.pool(source, seed, invalid_share=invalid_share, mix=dict(mix))
+    return [(p, wire.encode(*address, p.path, p.body)) for p in pool]
 
 
 class HttpUser(User):
@@ -128,8 +153,15 @@ class HttpUser(User):
         mix = {n: payloads.DEFAULT_MIX[n] for n in names}
         if options.batch_size:
             mix = payloads.with_batch(mix, options.batch_size)
-        pool = payloads.pool(options.payload_seed, invalid_share=options.invalid_share, mix=mix)
-        return itertools.cycle([(p, wire.encode(*self.address, p.path, p.body)) for p in pool])
+        return itertools.cycle(
+            requests(
+                options.model_dir,
+                options.payload_seed,
+                options.invalid_share,
+                tuple(mix.items()),
+                self.address,
+            )
+        )
 
 
 def fire(user: HttpUser, request: Request, intended: float, capped: bool, record: bool) -> None:

@@ -25,6 +25,19 @@ def _gib(value: Any) -> str:
     return f"{value / 2**30:g} GiB" if isinstance(value, int | float) else "–"
 
 
+def model_fact(meta: dict[str, Any]) -> str:
+    """The served model as meta.json records it: name, version, task and the model file's
+    sha256 (its first 12 hex digits), and its folder."""
+    model = meta.get("model")
+    if not isinstance(model, dict):
+        return "not recorded"
+    sha256 = str(model.get("sha256") or "unknown")[:12]
+    return (
+        f"{model.get('name', '–')} {model.get('version', '–')} ({model.get('task', '–')}), "
+        f"sha256 {sha256}, from {model.get('directory', '–')}"
+    )
+
+
 def overview_section(run: StoredRun) -> Section:
     meta, config, summary = run.meta, run.config, run.summary
     environment = meta.get("environment") or {}
@@ -39,6 +52,7 @@ def overview_section(run: StoredRun) -> Section:
         ("run folder", run.path.name),
         ("status", status),
         ("started", str(meta.get("started_at", "–"))),
+        ("model", model_fact(meta)),
         ("architectures", ", ".join(config.get("archs", []))),
         ("scenarios", ", ".join(config.get("scenarios", []))),
         ("repetitions", str(config.get("repeat", "–"))),

@@ -37,6 +37,11 @@ class Driver:
     def path(self) -> Path:
         return self.folder.path
 
+    def settings(self, extra: Mapping[str, object] | None = None) -> dict[str, object]:
+        """The serving settings of a stack of this run: the run's model, then `extra` (a part's
+        own model, a fault run's gateway settings)."""
+        return {"model_dir": self.config.model_dir, **(extra or {})}
+
     def start_seconds(self) -> float:
         """Roughly how long a stack start takes with its footprint at rest, for the progress bar."""
         return resources.SETTLE_S + self.config.idle_s + 5.0
@@ -52,7 +57,8 @@ class Driver:
         restart: bool = False,
     ) -> Iterator[Stack]:
         """A started stack in the budget whose start is recorded in `start_record` (spawn and
-        ready times, samples at rest: bench.analyse.cost reads them); stopped on leaving."""
+        ready times, samples at rest: bench.analyse.cost reads them), serving the run's model
+        unless `settings` name another; stopped on leaving."""
         log_dir = self.path / "logs" / log_name
         config = self.config
         with Stack(
@@ -60,7 +66,7 @@ class Driver:
             config.base_port,
             config.budget,
             log_dir,
-            settings,
+            self.settings(settings),
             restart=restart,
             replicas=replicas,
         ) as stack:

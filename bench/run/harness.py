@@ -11,7 +11,6 @@ asked for. Ctrl-C stops every process within seconds and keeps what was gathered
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -28,13 +27,23 @@ from bench.run.injection import Injection, settle
 from bench.run.job import Job, planned_seconds
 from bench.run.progress import Display
 from bench.store.folder import RunFolder, environment
+from pipeline.bundle import ModelBundle
 from pipeline.paths import RESULTS_ROOT
 from serving.settings import Settings
 from stack.budget import sut_cpus
 from stack.runner import Stack, StackError, terminate_as_interrupt
 
-# A valid single prediction: the request that tells a stack serves normally again.
-PROBE = json.dumps(payloads.inputs()[0]).encode()
+
+def model_entry(bundle: ModelBundle, model_dir: str) -> dict[str, Any]:
+    """What meta.json records of the served model: its name, version, task, model file's sha256
+    (the bundle's metadata) and its folder."""
+    return {
+        "name": bundle.metadata.get("name"),
+        "version": bundle.version,
+        "task": bundle.task,
+        "sha256": bundle.metadata.get("model_sha256"),
+        "directory": model_dir,
+    }
 
 
 def served_defaults() -> dict[str, Any]:
@@ -51,6 +60,9 @@ class Bench:
         self.display = display
         # Before the folder exists: a bad price file is the user's mistake, not a run.
         self.prices = cost.load_prices(Path(config.prices))
+        self.source = payloads.source(Path(config.model_dir))
+        # A valid single prediction: the request that tells a stack serves normally again.
+        self.probe = payloads.body(self.source.records[:1])
         self.folder = RunFolder.create(config.label, root or RESULTS_ROOT)
         self.driver = Driver(config, display, self.folder)
         self.summary: dict[str, Any] = {}
@@ -62,6 +74,7 @@ class Bench:
             "meta.json",
             {
                 "config": config.as_dict(),
+                "model": model_entry(self.source.bundle, config.model_dir),
                 "environment": environment(),
                 "cpus": {"sut": sut_cpus(config.budget), "generator": self.driver.generator_cpus},
                 # what every service runs with unless the run overrides it (fault runs' gateway)
@@ -190,7 +203,7 @@ class Bench:
             config.base_port,
             config.budget,
             log_dir,
-            config.fault.gateway(first.resilience),
+            self.driver.settings(config.fault.gateway(first.resilience)),
             restart=True,
         ) as stack:
             for run in runs:
@@ -200,7 +213,7 @@ class Bench:
         """Steady load with the job's fault injected on its timeline (events.json beside)."""
         assert job.fault is not None
         out = self.folder.path / "raw" / job.key
-        settled = settle(stack, PROBE)
+        settled = settle(stack, self.probe)
         config = self.config
         marker = out / "schedule.start"
         injection = Injection(stack, job.fault, config.fault, marker, config.warmup_s)

@@ -73,6 +73,7 @@ def locust_argv(
             "--max-in-flight": config.fault.max_in_flight if faulty else config.max_in_flight,
             "--ramp-users": config.ramp_users,
             "--ramp-spawn-rate": config.ramp_spawn_rate,
+            "--model-dir": config.model_dir,
             "--payload-seed": config.seed + job.rep,
             "--invalid-share": config.invalid_share,
             **recording(out),

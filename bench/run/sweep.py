@@ -75,9 +75,11 @@ def model_dir(variant: str) -> Path:
     return directory
 
 
-def options(batch: int, seconds: float) -> dict[str, object]:
-    """Locust options of one sweep point: one closed-loop user, predict only, valid records."""
+def options(batch: int, seconds: float, model: Path) -> dict[str, object]:
+    """Locust options of one sweep point: one closed-loop user, predict only, valid records
+    made from the variant's bundle."""
     return {
+        "--model-dir": model,
         "--ramp-users": 1,
         "--ramp-spawn-rate": 1,
         "--duration": seconds,
@@ -115,7 +117,8 @@ def run(driver: Driver) -> None:
     """Every model × repetition × architecture: one stack, then every batch size on it."""
     config, folder = driver.config, driver.path
     for model in config.sweep_models:
-        settings = {"model_dir": model_dir(model)}
+        directory = model_dir(model)
+        settings = {"model_dir": directory}  # over the run's model (Driver.settings)
         for rep in range(config.repeat):
             for arch in list(config.archs)[:: -1 if rep % 2 else 1]:
                 base = folder / "raw" / "sweep" / model / arch / f"rep{rep}"
@@ -127,7 +130,7 @@ def run(driver: Driver) -> None:
                         job = Job(arch, "ramp", rep)
                         # the single user's ramp second, then the hold
                         seconds = 1 + config.sweep_s
-                        extra = options(batch, config.sweep_s)
+                        extra = options(batch, config.sweep_s, directory)
                         out = base / f"batch{batch}"
                         driver.drive(stack, job, out, "sweep", point, extra, seconds)
 

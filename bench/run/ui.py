@@ -10,9 +10,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from bench.load import payloads
 from bench.measure.process import STACK_PIDS_ENV
 from bench.run.locust_process import start_locust, stop_group
-from pipeline.paths import LOG_ROOT, ROOT
+from pipeline.paths import DEFAULT_MODEL_DIR, LOG_ROOT, ROOT
 from stack.budget import generator_cpus
 from stack.runner import Stack, StackError, port_free, terminate_as_interrupt
 from stack.topology import DEFAULT_PORT, Budget
@@ -23,10 +24,12 @@ DEFAULT_WEB_PORT = 8089
 UI_READY_TIMEOUT_S = 30.0
 
 
-def locust_argv(url: str, web_port: int) -> list[str]:
+def locust_argv(url: str, web_port: int, model_dir: Path) -> list[str]:
+    """Locust's web UI on `web_port` driving `url` with payloads made from `model_dir`."""
     return [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", url,
         "--web-host", "127.0.0.1", "--web-port", str(web_port), "--class-picker",
+        "--model-dir", str(model_dir),
     ]  # fmt: skip
 
 
@@ -67,23 +70,28 @@ def main(
     base_port: int = DEFAULT_PORT,
     web_port: int = DEFAULT_WEB_PORT,
     log_dir: Path | None = None,
+    model_dir: Path = DEFAULT_MODEL_DIR,
 ) -> None:
-    """Start the stack and Locust's web UI, print where they are, stop both on Ctrl-C/SIGTERM."""
+    """Start the stack serving `model_dir` and Locust's web UI loading it with that bundle's
+    records, print where they are, stop both on Ctrl-C/SIGTERM. A folder without a usable
+    bundle: BundleError, before anything starts."""
+    payloads.source(model_dir)
     budget = Budget()
-    stack = Stack(arch, base_port, budget, log_dir or LOG_ROOT / f"ui-{arch}")
+    settings = {"model_dir": model_dir}
+    stack = Stack(arch, base_port, budget, log_dir or LOG_ROOT / f"ui-{arch}", settings)
     check_web_port(web_port, stack)
     locust: subprocess.Popen[bytes] | None = None
     with terminate_as_interrupt():
         try:
             stack.start()
             log = stack.log_dir / "locust.log"
-            argv = locust_argv(stack.url, web_port)
+            argv = locust_argv(stack.url, web_port, model_dir)
             env = {STACK_PIDS_ENV: json.dumps(stack.pids())}
             locust = start_locust(argv, generator_cpus(budget), log, env)
             wait_for_ui(locust, web_port, log)
             print(
                 f"Locust UI at http://127.0.0.1:{web_port}  driving {arch} at {stack.url}  "
-                f"(logs: {stack.log_dir}; Ctrl-C to stop)",
+                f"serving {model_dir} (logs: {stack.log_dir}; Ctrl-C to stop)",
                 flush=True,
             )
             exited: set[str] = set()

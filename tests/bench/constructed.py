@@ -106,10 +106,18 @@ def default_archs() -> dict[str, dict[str, dict[str, Any]]]:
     }
 
 
-def run(data: dict[str, Any], path: Path = Path("/nonexistent/run")) -> StoredRun:
+def run(
+    data: dict[str, Any],
+    path: Path = Path("/nonexistent/run"),
+    model: dict[str, Any] | None = None,
+) -> StoredRun:
+    """A stored run of `data`; its meta.json names the served `model` when one is given (as
+    bench.run.harness.model_entry writes it), else none, as in runs made before it did."""
     archs = list(data.get("by_arch", {}))
-    meta = {"config": {"archs": archs, "scenarios": ["capacity", "steady"], "repeat": 1,
-                       "slo_ms": 100.0}}  # fmt: skip
+    meta: dict[str, Any] = {"config": {"archs": archs, "scenarios": ["capacity", "steady"],
+                                       "repeat": 1, "slo_ms": 100.0}}  # fmt: skip
+    if model is not None:
+        meta["model"] = model
     return StoredRun(path, meta, copy.deepcopy(data))
 
 

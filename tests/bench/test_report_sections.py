@@ -104,3 +104,19 @@ def test_every_figure_draws_and_the_html_carries_it() -> None:
     assert html.count('<img src="data:image/png;base64,') == len(pngs)
     flag = "<summary>⚠ invalid: rep 1:</summary> constructed to be invalid</details>"
     assert flag in html
+
+
+def test_the_run_names_its_model_or_says_it_was_not_recorded() -> None:
+    model = {
+        "name": "penguins-gbc",
+        "version": "1.0.0",
+        "task": "classifier",
+        "sha256": "0123456789abcdef" * 4,
+        "directory": "/models/demo",
+    }
+    for given, expected in (
+        (model, "penguins-gbc 1.0.0 (classifier), sha256 0123456789ab, from /models/demo"),
+        (None, "not recorded"),
+    ):
+        facts = md_tables(to_markdown(document(c.run(c.summary(), model=given))))["This run"]
+        assert ["model", expected] in facts

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from bench.load import payloads
+from pipeline.paths import DEFAULT_MODEL_DIR
 from serving import timing
 from stack.runner import Stack
 from tests.conftest import request
@@ -26,12 +27,14 @@ PROBE = """
 import json, sys
 from bench.load import payloads
 from bench.load import wire
+from pipeline.paths import DEFAULT_MODEL_DIR
 host, port, kind = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 out = {}
 if kind == "pool":
     connections = wire.Connections(host, port, 2.0, 10.0)
+    source = payloads.source(DEFAULT_MODEL_DIR)
     answers = [connections.exchange(wire.encode(host, port, p.path, p.body))
-               for p in payloads.pool(seed=3, size=40, invalid_share=0.3)]
+               for p in payloads.pool(source, seed=3, size=40, invalid_share=0.3)]
     out["answers"] = [list(a) for a in answers]
     out["idle"] = len(connections.idle)
     out["open"] = [c.sock is not None for c in connections.idle]
@@ -65,7 +68,7 @@ def probe(host: str, port: int, kind: str) -> dict[str, Any]:
 def test_answers_match_a_plain_client(monolith: Stack) -> None:
     host, port = monolith.url.removeprefix("http://").split(":")
     seen = probe(host, int(port), "pool")
-    pool = payloads.pool(seed=3, size=40, invalid_share=0.3)
+    pool = payloads.pool(payloads.source(DEFAULT_MODEL_DIR), seed=3, size=40, invalid_share=0.3)
     for payload, (status, length, server_timing) in zip(pool, seen["answers"], strict=True):
         plain = request(monolith.url, payload.path, payload.body)
         assert status == plain.status == payload.expected_status

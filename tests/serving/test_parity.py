@@ -8,7 +8,9 @@ import random
 import pytest
 
 from bench.load.payloads import perturbed
+from pipeline.bundle import ModelBundle
 from pipeline.records import ErrorBody
+from pipeline.schema import Schema
 from stack.runner import Stack
 from tests.conftest import Answer, request
 
@@ -22,9 +24,11 @@ GOOD = {
 }
 
 
-def valid_requests(records: list[dict[str, object]], rng: random.Random) -> list[bytes]:
+def valid_requests(
+    records: list[dict[str, object]], schema: Schema, rng: random.Random
+) -> list[bytes]:
     """150 single records and 10 batches of 8: 230 valid records."""
-    sample = [perturbed(r, rng) for r in rng.choices(records, k=230)]
+    sample = [perturbed(r, schema, rng) for r in rng.choices(records, k=230)]
     singles = [json.dumps(r).encode() for r in sample[:150]]
     batches = [json.dumps({"records": sample[i : i + 8]}).encode() for i in range(150, 230, 8)]
     return singles + batches
@@ -84,9 +88,13 @@ def stacks(monolith: Stack, micro: Stack, micro_flask: Stack) -> list[Stack]:
 
 @pytest.mark.parametrize("path", ["/predict", "/validate"])
 def test_valid_requests_get_identical_answers(
-    stacks: list[Stack], records: list[dict[str, object]], rng: random.Random, path: str
+    stacks: list[Stack],
+    records: list[dict[str, object]],
+    model: ModelBundle,
+    rng: random.Random,
+    path: str,
 ) -> None:
-    bodies = [(b, "application/json") for b in valid_requests(records, rng)]
+    bodies = [(b, "application/json") for b in valid_requests(records, model.schema, rng)]
     reference = answers(stacks[0], path, bodies)
     assert {a.status for a in reference} == {200}
     if path == "/predict":

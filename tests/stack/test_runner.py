@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from pipeline import bundle as bundles
 from stack.budget import CGROUP_ROOT, generator_cpus, machine_cpus, sut_cpus
 from stack.runner import Stack, StackError
 from stack.topology import Budget, services
@@ -65,14 +67,22 @@ def test_up_serves_then_stops_everything_on_a_signal(arch: str, sig: signal.Sign
     assert not processes_on_ports({port + i for i in range(5)})
 
 
-def test_a_failed_start_names_the_service_and_leaves_nothing(tmp_path: Path) -> None:
+def test_a_failed_start_names_the_service_and_leaves_nothing(
+    tmp_path: Path, model_dir: Path
+) -> None:
+    # A bundle whose model file was changed after it was made: its schema loads (so `up`
+    # starts the stack), and the services that load the model refuse it and exit.
+    bundle = tmp_path / "bundle"
+    shutil.copytree(model_dir, bundle)
+    with (bundle / bundles.PICKLE_FILE).open("ab") as f:
+        f.write(b"tampered")
     port = free_base_port()
-    proc = start_up("micro", port, {"ARCHBENCH_MODEL_DIR": str(tmp_path)})
+    proc = start_up("micro", port, {"ARCHBENCH_MODEL_DIR": str(bundle)})
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
     first = err.splitlines()[0]
     assert first.startswith("archbench: service '") and "exited with code" in first, err
-    assert "no model bundle" in err  # the service's log tail says why
+    assert "does not match its sha256" in err  # the service's log tail says why
     assert not processes_on_ports({port + i for i in range(5)})
 
 

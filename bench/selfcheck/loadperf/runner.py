@@ -30,7 +30,7 @@ from bench.selfcheck.loadperf.result import (
     LoadPerfConfig,
     LoadPerfResult,
 )
-from pipeline.paths import LOG_ROOT
+from pipeline.paths import DEFAULT_MODEL_DIR, LOG_ROOT
 from stack.budget import generator_cpus, sut_cpus
 from stack.runner import Stack, terminate_as_interrupt
 from stack.topology import Budget
@@ -74,7 +74,12 @@ def run(config: LoadPerfConfig, progress: Callable[[str], None] | None = None) -
     result = LoadPerfResult(config, out, sut_cpus(budget), generator_cpus(budget))
     script = out / "predict.lua"
     out.mkdir(parents=True)
-    bodies = [p.body for p in payloads.pool(config.seed, invalid_share=0.0, mix=PREDICT_MIX)]
+    bodies = [
+        p.body
+        for p in payloads.pool(
+            payloads.source(DEFAULT_MODEL_DIR), config.seed, invalid_share=0.0, mix=PREDICT_MIX
+        )
+    ]
     script.write_text(wrk.lua_script(bodies))
     for i, arch in enumerate(("monolith", "micro")):
         say(f"starting {arch}")

@@ -31,6 +31,7 @@ from bench.selfcheck.perf.result import (
     PerfResult,
     in_process_argv,
 )
+from pipeline import bundle as bundles
 from serving.timing import HOP_SUFFIX, parse
 from stack.budget import generator_cpus, sut_cpus
 from stack.runner import Stack
@@ -155,7 +156,7 @@ def run(config: PerfConfig, progress: Callable[[str], None] | None = None) -> Pe
     result.in_process_rps, result.foreign["in-process"] = in_process(
         argv, result.sut_cpus, timeout_s
     )
-    payloads = bodies(1)
+    payloads = bodies(bundles.records(config.model_dir), 1)
     say(f"starting {' and '.join(ARCHITECTURES)}")
     with ExitStack() as running:
         # Both stacks run side by side (an idle stack takes no CPU) on separate ports.
