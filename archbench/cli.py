@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from archbench.commands import (
     bench,
+    bundle,
     compare,
     loadperf,
     microbench,
@@ -22,7 +23,7 @@ from archbench.commands import (
 from pipeline.errors import UserError
 
 # The order `archbench --help` lists them in.
-COMMANDS = (train, up, microbench, perf, loadperf, bench, report, compare, plan, ui)
+COMMANDS = (train, bundle, up, microbench, perf, loadperf, bench, report, compare, plan, ui)
 
 
 class _Parser(argparse.ArgumentParser):

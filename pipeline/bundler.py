@@ -16,6 +16,8 @@ from importlib import metadata as distributions
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from pipeline import bundle as bundles
 from pipeline import schema as schemas
 from pipeline.errors import BundleError, PipelineError
@@ -26,6 +28,8 @@ PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
 DATA_SUFFIXES = (".csv", ".parquet", ".pq")
 SAMPLE_SEED = 0
 CHECK_BATCH = 256
+# What a model's prediction raises for a row it cannot take (scikit-learn's own errors are these).
+PREDICT_ERRORS = (PipelineError, ValueError, TypeError, KeyError, IndexError)
 LIBRARIES = ("scikit-learn", "numpy", "pandas", "scipy", "skops", "joblib")
 
 
@@ -45,7 +49,7 @@ def read_model(path: Path, trust: Sequence[str] = (), trust_pickle: bool = False
         if unknown:
             raise BundleError(
                 f"{path} holds types skops does not trust by default: {', '.join(unknown)}; "
-                "if you trust them, name them with --trust " + ",".join(unknown)
+                "if you trust them, name them with --trust " + ",".join(untrusted)
             )
         return skops.io.load(path, trusted=list(untrusted))
     if path.suffix in PICKLE_SUFFIXES:
@@ -169,6 +173,8 @@ def derive(frame: Any, named: bool, margin: float = 0.5) -> Schema:
         elif pd.api.types.is_numeric_dtype(column):
             low, high = schemas.numeric_range([float(v) for v in values], margin)
             kind: schemas.Kind = "integer" if pd.api.types.is_integer_dtype(column) else "numeric"
+            if kind == "integer":
+                low, high = float(math.floor(low)), float(math.ceil(high))
             fields.append(Field(str(name), kind, min=low, max=high, nullable=nullable, dtype=dtype))
         else:
             texts = [str(v) for v in values]
@@ -193,7 +199,7 @@ def derive(frame: Any, named: bool, margin: float = 0.5) -> Schema:
 
 
 def _json(value: Any) -> Value:
-    """A sample value as JSON: NaN and None as null, numpy scalars as Python ones."""
+    """A sample value as JSON: numpy scalars as Python ones, anything else as its text."""
     if value is None:
         return None
     if hasattr(value, "item"):
@@ -206,14 +212,27 @@ def _json(value: Any) -> Value:
 
 
 def sample_records(frame: Any, limit: int = bundles.MAX_RECORDS) -> list[dict[str, Value]]:
-    """At most `limit` rows of the input as JSON records (a seeded sample when there are more)."""
+    """At most `limit` rows of the input as JSON records (a seeded sample when there are more);
+    every kind of missing value (None, NaN, pandas' NA and NaT) as null."""
     if len(frame) > limit:
         frame = frame.sample(n=limit, random_state=SAMPLE_SEED)
     names = [str(c) for c in frame.columns]
+    cells = frame.astype(object).where(frame.notna(), None)
     return [
         {n: _json(v) for n, v in zip(names, row, strict=True)}
-        for row in frame.itertuples(index=False, name=None)
+        for row in cells.itertuples(index=False, name=None)
     ]
+
+
+def trimmed(frame: Any) -> Any:
+    """The sample with surrounding white space trimmed from every string, as the ingest stage
+    trims every request: the schema's categories and the model's check see what serving sees."""
+    out = frame.copy()
+    for name in out.columns:
+        column = out[name]
+        if column.dtype == object or str(column.dtype) in ("str", "string"):
+            out[name] = column.map(lambda v: v.strip() if isinstance(v, str) else v)
+    return out
 
 
 def task_of(model: Any, split: int) -> str:
@@ -228,40 +247,44 @@ def task_of(model: Any, split: int) -> str:
     return "predict-only"
 
 
+def _predict(bundle: bundles.ModelBundle, records: list[dict[str, Value]]) -> list[Any]:
+    """The records through all four stages, as a request body, exactly as a service runs them."""
+    from pipeline.stages import features, ingest, score, validate
+
+    body = msgspec.json.encode({"records": records})
+    answered = score(bundle, features(bundle, validate(bundle, ingest(bundle, body)))).predictions
+    if len(answered) != len(records):
+        raise ValueError(f"{len(answered)} predictions for {len(records)} rows")
+    return answered
+
+
 def check_predicts(bundle: bundles.ModelBundle, records: list[dict[str, Value]]) -> list[Any]:
     """Run every sample record through the stages in-process; BundleError naming the first row
-    that does not predict. Returns the predictions."""
-    from pipeline.records import Batch
-    from pipeline.stages import features, score, validate
-
+    that does not predict, and why. Returns the predictions."""
     out: list[Any] = []
     for start in range(0, len(records), CHECK_BATCH):
         chunk = records[start : start + CHECK_BATCH]
         try:
-            answered = score(bundle, features(bundle, validate(bundle, Batch(chunk)))).predictions
-            if len(answered) != len(chunk):
-                raise ValueError(f"{len(answered)} predictions for {len(chunk)} rows")
-        except (PipelineError, ValueError, TypeError, KeyError, IndexError) as exc:
-            row = start + _first_failing(bundle, chunk)
-            problems = getattr(exc, "problems", None)
-            why = "; ".join(f"{p.field} {p.problem}" for p in problems) if problems else exc
-            raise BundleError(
-                f"the model cannot predict every row of the sample: row {row} fails ({why})"
-            ) from None
-        out += answered
+            out += _predict(bundle, chunk)
+        except PREDICT_ERRORS:
+            for i, record in enumerate(chunk):
+                try:
+                    _predict(bundle, [record])
+                except PREDICT_ERRORS as exc:
+                    problems = getattr(exc, "problems", None)
+                    why = (
+                        "; ".join(
+                            f"{p.field.removeprefix('records[0].')} {p.problem}" for p in problems
+                        )
+                        if problems
+                        else exc
+                    )
+                    raise BundleError(
+                        "the model cannot predict every row of the sample: "
+                        f"row {start + i} fails ({why})"
+                    ) from None
+            raise
     return out
-
-
-def _first_failing(bundle: bundles.ModelBundle, chunk: list[dict[str, Value]]) -> int:
-    from pipeline.records import Batch
-    from pipeline.stages import features, score, validate
-
-    for i, record in enumerate(chunk):
-        try:
-            score(bundle, features(bundle, validate(bundle, Batch([record]))))
-        except (PipelineError, ValueError, TypeError, KeyError, IndexError):
-            return i
-    return 0
 
 
 def fallback(task: str, y: Any, predictions: list[Any]) -> dict[str, Any]:
@@ -313,6 +336,7 @@ def make(
         raise BundleError(f"{out} is a folder with other files; choose an empty or new one")
     index = split_index(model, split)
     x, y, named = inputs_of(model, frame, target)
+    x = trimmed(x)
     schema = derive(x, named)
     records = sample_records(x)
     task = task_of(model, index)
