@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.paths import ROOT
+from pipeline.paths import DEFAULT_MODEL_DIR, ROOT
 from stack.compose import ComposeError, compose_file, disagreements, limits, resolve, totals
 from stack.topology import ARCHITECTURES, Budget, services
 
@@ -162,3 +162,15 @@ def test_every_service_builds_the_one_image(resolved: dict[str, dict[str, Any]])
         for s in config["services"].values()
     }
     assert images == {("archbench:latest", str(ROOT), "Dockerfile")}
+
+
+def test_every_service_serves_the_mounted_model(resolved: dict[str, dict[str, Any]]) -> None:
+    # The image's demo by default (a named volume Docker fills from the image), or the folder
+    # ARCHBENCH_MODEL names: the same folder for every service, read-only, where the services
+    # look for their bundle (the image is the checkout at /app).
+    target = "/app/" + str(DEFAULT_MODEL_DIR.relative_to(ROOT))
+    for arch, config in resolved.items():
+        for name, service in config["services"].items():
+            mounts = [(v["source"], v["target"], v.get("read_only")) for v in service["volumes"]]
+            assert mounts == [("demo-model", target, True)], (arch, name)
+        assert set(config["volumes"]) == {"demo-model"}
