@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from microservices.hops import StageClient
 from microservices.resilience import Caller, Fallback, Guarded
 from pipeline import bundle as bundles
+from pipeline.bundle import Limits
 from serving.api import ENDPOINTS, Endpoint
 from serving.asgi import Handler, Reply, create_app
 from serving.errors import StageError
@@ -46,11 +47,12 @@ def build(settings: Settings) -> FastAPI:
     """Assemble the gateway for the given settings (stage URLs included)."""
     client = StageClient(settings)
     caller: Caller = Guarded(client, settings) if settings.retries or settings.breaker else client
+    # Schema and metadata only: for the API's description and the fallback's class prior.
+    limits = Limits(max_records=settings.max_records)
+    described = bundles.load(settings.model_dir, with_model=False, limits=limits)
     fallbacks: dict[str, Fallback] = {}
     if settings.fallback:
-        fallbacks["/predict"] = Fallback(
-            bundles.load(settings.model_dir, with_model=False).metadata
-        )
+        fallbacks["/predict"] = Fallback(described.metadata)
 
     async def lifespan() -> AsyncIterator[None]:
         await client.open()
@@ -73,4 +75,7 @@ def build(settings: Settings) -> FastAPI:
         return handle
 
     routes = {e.path: handler(e) for e in ENDPOINTS}
-    return create_app("gateway", settings, routes, ready, lifespan, settings.max_body_bytes)
+    limit = settings.max_body_bytes
+    return create_app(
+        "gateway", settings, routes, ready, lifespan, limit, described=lambda: described
+    )

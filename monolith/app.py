@@ -67,8 +67,9 @@ def build(settings: Settings) -> FastAPI:
         return handle
 
     routes = {e.path: handler(e) for e in ENDPOINTS}
+    limit = settings.max_body_bytes
     return create_app(
-        "monolith", settings, routes, ready, lifespan, settings.max_body_bytes, faults
+        "monolith", settings, routes, ready, lifespan, limit, faults, lambda: state["model"]
     )
 
 

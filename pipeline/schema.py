@@ -87,7 +87,10 @@ def check_value(field: Field, value: Any) -> tuple[Value, str | None]:
     if field.kind in ("numeric", "integer"):
         if isinstance(value, bool) or not isinstance(value, int | float):
             return None, "must be a number"
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # a JSON integer beyond any float: out of every range
+            number = math.inf
         assert field.min is not None and field.max is not None
         if not math.isfinite(number) or not field.min <= number <= field.max:
             return None, f"must be between {field.min:g} and {field.max:g}"

@@ -6,17 +6,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.records import report
+from pipeline.records import Predictions, ValidationReport, report
 from pipeline.stages import Stage, through
 
 
 @dataclass(frozen=True)
 class Endpoint:
-    """A public POST route: the last stage it runs and how that stage's output becomes the body."""
+    """A public POST route: the last stage it runs, how that stage's output becomes the body, the
+    body's type, and what the route is for (both for the API's own description)."""
 
     path: str
     last_stage: str
     render: Callable[[Any], Any]
+    answer: type
+    summary: str
 
     @property
     def stages(self) -> tuple[Stage, ...]:
@@ -24,7 +27,19 @@ class Endpoint:
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (
-    Endpoint("/predict", "score", lambda predictions: predictions),
+    Endpoint(
+        "/predict",
+        "score",
+        lambda predictions: predictions,
+        Predictions,
+        "The model's answer to each record",
+    ),
     # Needs no model: it keeps serving while scoring is down.
-    Endpoint("/validate", "validate", report),
+    Endpoint(
+        "/validate",
+        "validate",
+        report,
+        ValidationReport,
+        "The records are valid (checked, not scored)",
+    ),
 )

@@ -24,8 +24,9 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from uvicorn.supervisors import Multiprocess
 
+from pipeline.bundle import ModelBundle
 from pipeline.errors import PipelineError
-from serving import admin, errors, metrics, timing
+from serving import admin, errors, metrics, openapi, timing
 from serving.errors import HTTPError, PayloadTooLarge, RouteNotFound
 from serving.faults import Faults
 from serving.protocol import OneWriteProtocol
@@ -150,9 +151,11 @@ def create_app(
     lifespan: Callable[[], AsyncIterator[None]],
     body_limit: int,
     faults: Faults | None = None,
+    described: Callable[[], ModelBundle] | None = None,
 ) -> FastAPI:
-    """Assemble an app: the POST routes, GET /healthz, /readyz, /metrics, JSON errors, and the
-    admin route when the settings enable it."""
+    """Assemble an app: the POST routes, GET /healthz, /readyz, /metrics, JSON errors, the admin
+    route when the settings enable it, and for a public entry (`described` gives its bundle once
+    started) GET /openapi.json and /docs."""
 
     @asynccontextmanager
     async def run(_: FastAPI) -> AsyncIterator[None]:
@@ -179,6 +182,8 @@ def create_app(
     app.add_api_route("/healthz", healthz, methods=["GET"])
     app.add_api_route("/readyz", readyz, methods=["GET"])
     app.add_api_route("/metrics", metrics_page, methods=["GET"])
+    if described is not None:
+        _add_pages(app, openapi.Pages(described, body_limit))
     if admin.enabled(settings):
         _add_admin(app, settings, faults or Faults(()))
 
@@ -198,6 +203,18 @@ def create_app(
 
     app.add_exception_handler(StarletteHTTPException, http_error)
     return app
+
+
+def _add_pages(app: FastAPI, pages: openapi.Pages) -> None:
+    def page(path: str) -> Callable[[], Awaitable[Response]]:
+        async def get() -> Response:
+            body, media_type = pages.page(path)
+            return Response(body, media_type=media_type)
+
+        return get
+
+    for path in openapi.PATHS:
+        app.add_api_route(path, page(path), methods=["GET"])
 
 
 def _add_admin(app: FastAPI, settings: Settings, faults: Faults) -> None:
