@@ -307,6 +307,11 @@ def libraries(model: Any) -> dict[str, str | None]:
     package = type(_estimator_of(model)).__module__.split(".")[0]
     if package not in ("sklearn", "builtins"):
         names.append(package)
+    return versions(names)
+
+
+def versions(names: Sequence[str]) -> dict[str, str | None]:
+    """The installed version of each distribution (None where it is not installed)."""
     found: dict[str, str | None] = {}
     for name in names:
         try:

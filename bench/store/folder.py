@@ -11,10 +11,10 @@ import platform
 import re
 import subprocess
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from pipeline.bundler import versions
 from pipeline.errors import UserError
 from pipeline.paths import RESULTS_ROOT, ROOT
 
@@ -99,18 +99,12 @@ def read_json(path: Path) -> dict[str, Any]:
 
 def environment() -> dict[str, Any]:
     """Machine, software and source facts for meta.json."""
-    versions: dict[str, str | None] = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu_model": _cpu_model(),
         "cpu_count": os.cpu_count(),
-        "packages": versions,
+        "packages": versions(PACKAGES),
         "git": _git(),
     }
 
