@@ -24,7 +24,7 @@ import msgspec
 
 from pipeline.errors import BundleError
 from pipeline.records import Prediction, Value
-from pipeline.schema import Schema
+from pipeline.schema import Field, Schema
 
 FORMAT = "archbench-bundle/2"
 SKOPS_FILE, PICKLE_FILE = "model.skops", "model.joblib"
@@ -131,19 +131,38 @@ def inputs(schema: Schema, rows: list[list[Value]]) -> Any:
         return np.array(rows, dtype=object)
     import pandas as pd
 
-    frame = pd.DataFrame(rows, columns=list(schema.names))
-    for f in schema.fields:
-        if f.dtype is None:
-            continue
-        column = frame[f.name]
-        if f.kind in ("categorical", "text") or f.dtype == "object":
-            # None is not NaN to scikit-learn's imputers; NaN is what a fitted frame had
-            frame[f.name] = column.astype(object).where(column.notna(), np.nan)
-        elif f.dtype.startswith(("int", "uint")) and column.isna().any():
-            frame[f.name] = column.astype("float64")
-        else:
-            frame[f.name] = column.astype(f.dtype)
-    return frame
+    names = list(schema.names)
+    if all(f.kind == "numeric" and f.dtype == "float64" for f in schema.fields):
+        # one float block: what a DataFrame of numbers costs, and no more
+        return pd.DataFrame(_floats(rows), columns=names, copy=False)
+    columns = {f.name: _column(f, [row[i] for row in rows]) for i, f in enumerate(schema.fields)}
+    return pd.DataFrame(columns, columns=names)
+
+
+def _floats(rows: list[list[Value]]) -> Any:
+    """Rows of numbers (None as NaN) as one float64 array."""
+    import numpy as np
+
+    try:
+        return np.array(rows, dtype=np.float64)
+    except TypeError:
+        return np.array([[np.nan if v is None else v for v in row] for row in rows], np.float64)
+
+
+def _column(f: Field, values: list[Value]) -> Any:
+    """One input column in the dtype the model was fitted with (missing values as NaN)."""
+    import numpy as np
+    import pandas as pd
+
+    missing = any(v is None for v in values)
+    if f.kind in ("categorical", "text") or f.dtype in (None, "object", "str", "string"):
+        return np.array([np.nan if v is None else v for v in values], dtype=object)
+    if f.kind == "numeric" or (missing and f.dtype.startswith(("int", "uint", "bool"))):
+        return _floats([values])[0]
+    try:
+        return pd.array(values, dtype=f.dtype)
+    except (TypeError, ValueError):
+        return np.array(values, dtype=object)
 
 
 def feature_output(out: Any) -> list[list[Value]]:
