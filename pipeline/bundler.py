@@ -142,8 +142,14 @@ def inputs_of(model: Any, frame: Any, target: str | None) -> tuple[Any, Any, boo
         if missing or extra:
             parts = [f"missing: {', '.join(missing)}"] if missing else []
             parts += [f"extra: {', '.join(map(str, extra))}"] if extra else []
+            hint = ""
+            if target is None and len(extra) == 1 and not missing:
+                hint = f"; if {extra[0]} is the target, name it with --target"
             raise BundleError(
-                "the data's columns do not match what the model expects (" + "; ".join(parts) + ")"
+                "the data's columns do not match what the model expects ("
+                + "; ".join(parts)
+                + ")"
+                + hint
             )
         return x[wanted], y, True
     count = getattr(model, "n_features_in_", None)

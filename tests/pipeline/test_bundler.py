@@ -355,3 +355,13 @@ def test_padded_strings_become_the_categories_the_api_accepts(tmp_path: Path) ->
     for record in bundles.records(tmp_path / "bundle")[:20]:
         body = json.dumps(record).encode()
         validate(loaded, ingest(loaded, body))
+
+
+def test_a_forgotten_target_is_named(made_bundles: dict[str, Made], tmp_path: Path) -> None:
+    made = made_bundles["diabetes"]
+    done = bundle_command(made.model_file, "--data", made.data_file, "--out", tmp_path / "out")
+    assert done.returncode == 1 and not (tmp_path / "out").exists()
+    assert done.stderr == (
+        "archbench: the data's columns do not match what the model expects (extra: target); "
+        "if target is the target, name it with --target\n"
+    )
