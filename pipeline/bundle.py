@@ -251,6 +251,15 @@ def _manifest(directory: Path) -> dict[str, Any]:
     return manifest
 
 
+def current(directory: Path) -> bool:
+    """Whether the folder holds a bundle of this archbench's format (to retrain our own)."""
+    try:
+        _manifest(directory)
+    except BundleError:
+        return False
+    return True
+
+
 def _verified(directory: Path, name: str) -> Path:
     manifest = _manifest(directory)
     path = directory / name

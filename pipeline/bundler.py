@@ -7,7 +7,6 @@ Every mistake is a BundleError of one line, raised before anything is written.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import tempfile
 from collections.abc import Sequence
@@ -33,9 +32,12 @@ PREDICT_ERRORS = (PipelineError, ValueError, TypeError, KeyError, IndexError)
 LIBRARIES = ("scikit-learn", "numpy", "pandas", "scipy", "skops", "joblib")
 
 
-def read_model(path: Path, trust: Sequence[str] = (), trust_pickle: bool = False) -> Any:
+def read_model(
+    path: Path, trust: Sequence[str] = (), trust_pickle: bool = False
+) -> tuple[Any, list[str]]:
     """A model file: skops (types it does not trust by default must be named in `trust`), or a
-    joblib/pickle file when `trust_pickle` (unpickling runs the file's code)."""
+    joblib/pickle file when `trust_pickle` (unpickling runs the file's code). Returns the model
+    and the skops types it was loaded with (kept in the bundle's metadata)."""
     if not path.is_file():
         raise BundleError(f"no model file at {path}")
     if path.suffix == ".skops":
@@ -51,17 +53,15 @@ def read_model(path: Path, trust: Sequence[str] = (), trust_pickle: bool = False
                 f"{path} holds types skops does not trust by default: {', '.join(unknown)}; "
                 "if you trust them, name them with --trust " + ",".join(untrusted)
             )
-        return skops.io.load(path, trusted=list(untrusted))
+        return bundles.read_model(path, list(untrusted)), list(untrusted)
     if path.suffix in PICKLE_SUFFIXES:
         if not trust_pickle:
             raise BundleError(
                 f"{path} is a pickle, and loading one runs its code: pass --trust-pickle if you "
                 "trust it, or save the model with skops (.skops)"
             )
-        import joblib
-
         try:
-            return joblib.load(path)
+            return bundles.read_model(path, []), []
         except Exception as exc:  # whatever the pickle raises, it is not a model we can use
             raise BundleError(f"{path} could not be unpickled ({exc})") from None
     raise BundleError(
@@ -408,14 +408,8 @@ def from_files(
     trust_pickle: bool = False,
 ) -> dict[str, Any]:
     """`archbench bundle`: read the model and the data, then `make`."""
-    model = read_model(model_path, trust, trust_pickle)
+    model, trusted = read_model(model_path, trust, trust_pickle)
     frame = read_data(data_path)
-    trusted: list[str] = []
-    if model_path.suffix == ".skops":
-        import skops.io
-
-        with contextlib.suppress(Exception):
-            trusted = list(skops.io.get_untrusted_types(file=model_path))
     return make(
         model,
         frame,

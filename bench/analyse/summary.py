@@ -36,16 +36,22 @@ def jobs(folder: Path, part: str) -> Iterator[tuple[Path, dict[str, Any]]]:
 def job_summary(out: Path, slo_ms: float) -> dict[str, Any]:
     """One job's summary from its raw directory (bench.analyse.runs.summarize, with its
     architecture, repetition and applied budget); invalid when Locust wrote no record."""
-    job = read(out / JOB_FILE)
     record_path = out / "latency.json"
-    if not record_path.exists():
+    record = read(record_path) if record_path.exists() else None
+    return summarized(out, read(out / JOB_FILE), record, slo_ms)
+
+
+def summarized(
+    out: Path, job: dict[str, Any], record: dict[str, Any] | None, slo_ms: float
+) -> dict[str, Any]:
+    """`job_summary` from a job record and its latency record (None: Locust wrote none)."""
+    if record is None:
         return {
             "scenario": job["scenario"],
             "arch": job["arch"],
             "rep": job["rep"],
             "validity": {"valid": False, "reasons": ["Locust wrote no record; see locust.log"]},
         }
-    record = read(record_path)
     samples = out / "samples.json"
     rows = read(samples) if samples.exists() else []
     start, end = record.get("measured_unix") or [None, None]
@@ -69,10 +75,9 @@ def fault_entries(folder: Path, slo_ms: float) -> list[dict[str, Any]]:
         record_path, events_path = out / "latency.json", out / "events.json"
         if not events_path.exists():
             continue  # killed before the injection's timeline was written: nothing to judge
-        summary = job_summary(out, slo_ms)
         record = read(record_path) if record_path.exists() else None
+        figures = summarized(out, job, record, slo_ms).get("resources")
         events = read(events_path)
-        figures = summary.get("resources")
         entries.append(
             isolation.entry(record, events, slo_ms, job["rate_rps"], figures, job["key"])
         )

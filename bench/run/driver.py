@@ -54,7 +54,6 @@ class Driver:
         start_record: Path,
         replicas: Mapping[str, int] | None = None,
         settings: Mapping[str, object] | None = None,
-        restart: bool = False,
     ) -> Iterator[Stack]:
         """A started stack in the budget whose start is recorded in `start_record` (spawn and
         ready times, samples at rest: bench.analyse.cost reads them), serving the run's model
@@ -67,7 +66,6 @@ class Driver:
             config.budget,
             log_dir,
             self.settings(settings),
-            restart=restart,
             replicas=replicas,
         ) as stack:
             rows = resources.at_rest(stack, config.idle_s)

@@ -68,9 +68,10 @@ FIGURES = (
 
 
 def model_dir(variant: str) -> Path:
-    """The variant's bundle, trained (deterministically) if it is not there yet."""
+    """The variant's bundle, trained (deterministically) if it is not there yet, or is of an
+    older bundle format."""
     directory = variant_dir(variant)
-    if not (directory / bundles.MANIFEST_FILE).exists():
+    if not bundles.current(directory):
         train(directory, variant)
     return directory
 
