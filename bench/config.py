@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import payloads
-from bench.load.shapes import CAPACITY_FRACTIONS, SCENARIOS
+from bench.load.search import MIN_REQUESTS
+from bench.load.shapes import SCENARIOS
 from bench.run import faults
 from bench.run.faults import FaultConfig
 from pipeline.errors import UserError
@@ -53,10 +54,15 @@ class BenchConfig:
     repeat: int = 3
     slo_ms: float = DEFAULT_SLO_MS
     warmup_s: float = 2.0
-    # capacity: closed-loop probe, then open-loop steps at fractions of the probe's throughput
+    # capacity: the in-process calibration, a closed-loop probe (the saturation throughput), then
+    # the search's open-loop trials (bench.load.search), each from step_s to trial_max_s long
+    calibration_s: float = 1.0
     probe_s: float = 3.0
-    step_s: float = 3.0
-    capacity_fractions: tuple[float, ...] = CAPACITY_FRACTIONS
+    step_s: float = 2.0
+    trial_max_s: float = 6.0
+    trial_requests: int = MIN_REQUESTS
+    max_trials: int = 14
+    search_tolerance: float = 0.06
     # steady and spike run at `rate`, or at `rate_fraction` of the lowest measured capacity
     rate: float | None = None
     rate_fraction: float = 0.5
@@ -138,6 +144,11 @@ class BenchConfig:
                 "slo-ms": self.slo_ms,
                 "duration": self.steady_s,
                 "step": self.step_s,
+                "trial-max": self.trial_max_s,
+                "trial-requests": self.trial_requests,
+                "max-trials": self.max_trials,
+                "search-tolerance": self.search_tolerance,
+                "calibration": self.calibration_s,
                 "probe": self.probe_s,
                 "max-in-flight": self.max_in_flight,
                 "rate": self.rate,
@@ -154,12 +165,12 @@ class BenchConfig:
     def with_duration(self, seconds: float) -> BenchConfig:
         """Scale the measured part of every load scenario to about `seconds` (fault runs keep
         their own timeline: a crash needs time to come back)."""
-        steps = len(self.capacity_fractions)
         return replace(
             self,
             steady_s=seconds,
             spike_s=seconds,
-            step_s=max(1.0, round(seconds / steps * 2) / 2),
+            step_s=float(max(1, round(seconds / 4))),
+            trial_max_s=float(max(2, round(seconds / 2))),
             ramp_hold_s=max(1.0, seconds / 3),
             sweep_s=max(1.0, seconds / 2),
         )
@@ -171,8 +182,11 @@ QUICK = BenchConfig(
     repeat=1,
     warmup_s=1.0,
     probe_s=2.0,
-    step_s=1.5,
-    capacity_fractions=(0.4, 0.7, 0.9, 1.1),
+    step_s=1.0,
+    trial_max_s=2.0,
+    trial_requests=300,
+    max_trials=7,
+    search_tolerance=0.12,
     steady_s=4.0,
     spike_s=4.5,
     ramp_users=8,

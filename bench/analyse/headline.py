@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bench.analyse.capacity import MAX_SPREAD
 from bench.store.stored import StoredRun
 
 NOT_MEASURED = "not measured in this run"
@@ -55,13 +56,27 @@ class Value:
 
 
 def format_spread(spread: dict[str, Any] | None, scale: float = 1.0, digits: int = 1) -> str:
-    """Median with its range over repetitions, e.g. '12.3 (11.9–13.0)'; '–' for no figure."""
+    """Median with its range over repetitions, e.g. '12.3 (11.9–13.0)'; '–' for no figure. A
+    capacity (with an interval: bench.analyse.capacity.figures) shows its interval in brackets,
+    '≥' when a search never failed and an open end when the interval has none."""
     if not spread or spread.get("median") is None:
         return "–"
+    if "low" in spread:
+        return format_interval(spread, scale, digits)
     median, low, high = (spread[k] * scale for k in ("median", "min", "max"))
     if spread.get("n", 0) > 1:
         return f"{median:.{digits}f} ({low:.{digits}f}–{high:.{digits}f})"
     return f"{median:.{digits}f}"
+
+
+def format_interval(spread: dict[str, Any], scale: float = 1.0, digits: int = 0) -> str:
+    """A capacity: '631 [600–690]', '≥ 900 [880–…]' when some search never failed."""
+    lower = "lower" in (spread.get("bounds") or ())
+    median = spread["median"] * scale
+    low, high = spread.get("low"), spread.get("high")
+    low_text = "…" if low is None else f"{low * scale:.{digits}f}"
+    high_text = "…" if high is None else f"{high * scale:.{digits}f}"
+    return f"{'≥ ' if lower else ''}{median:.{digits}f} [{low_text}–{high_text}]"
 
 
 # The figures of one scenario on one architecture, as the printed table and the report show them.
@@ -87,16 +102,38 @@ def format_value(metric: Metric, value: Value) -> str:
 
 
 def run_flags(run: StoredRun, scenario: str, arch: str) -> tuple[str, ...]:
-    """Why runs of a scenario are not to be trusted: invalid, or capacity steps that were noisy."""
+    """Why runs of a scenario are not to be trusted: invalid runs, capacity searches that are
+    censored (a bound, not a figure) or unconverged, and repetitions that disagree."""
     flags = []
     for key, summary in run.runs(scenario, arch):
         rep = key.rsplit("/", 1)[1]
         reasons = (summary.get("validity") or {}).get("reasons") or []
         if not (summary.get("validity") or {}).get("valid", False):
             flags.append(f"invalid: {rep}: {'; '.join(reasons) or 'no reason recorded'}")
-        if summary.get("capacity_noisy"):
-            flags.append(f"noisy: {rep}: a step below the capacity missed the SLO")
+        flags += capacity_flags(rep, summary)
+    figures = (run.summary.get("by_arch") or {}).get(arch, {}).get(scenario) or {}
+    if figures.get("spread_flag"):
+        relative = figures["capacity_rps"].get("relative_spread") or 0.0
+        flags.append(
+            f"spread: the repetitions' capacities differ by {relative:.0%} of their median "
+            f"(limit {MAX_SPREAD:.0%})"
+        )
     return tuple(flags)
+
+
+def capacity_flags(rep: str, summary: dict[str, Any]) -> list[str]:
+    """A capacity search's own flags: a bound instead of a figure, a bracket left wide."""
+    bound = summary.get("capacity_bound")
+    if bound is None:
+        return []
+    if bound == "lower":
+        return [f"bound: {rep}: every trial met the SLO; the capacity is at least this"]
+    if bound == "upper":
+        high = summary.get("capacity_high_rps") or 0.0
+        return [f"bound: {rep}: no trial met the SLO; the capacity is below {high:.0f} req/s"]
+    if bound == "exact" and not summary.get("capacity_converged"):
+        return [f"unconverged: {rep}: the search ran out of trials before its bracket closed"]
+    return []
 
 
 def _cost(run: StoredRun, arch: str) -> Value:

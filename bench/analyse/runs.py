@@ -169,54 +169,6 @@ def validity(
     return Validity(not reasons, reasons, share, scheduled, achieved, late_p99)
 
 
-@dataclass(frozen=True)
-class StepResult:
-    """One capacity step: offered rate, what was achieved, and whether it met the SLO."""
-
-    rate: float
-    achieved_rps: float
-    p50_ms: float
-    p99_ms: float
-    error_rate: float
-    passed: bool
-
-
-def capacity_steps(
-    record: dict[str, Any], slo_ms: float, max_error: float = MAX_ERROR_RATE
-) -> list[StepResult]:
-    """Each measured step of a capacity schedule, judged on intended-time p99 and errors."""
-    schedule = schedule_of(record)
-    if schedule is None:
-        return []
-    results = []
-    for step in schedule.steps:
-        if step.end_s <= schedule.warmup_s:
-            continue
-        bins = measured_bins(record, step.start_s, step.end_s)
-        if not bins:
-            continue
-        w = window(record, bins)["all"]
-        p99 = w["intended_ms"].get("p99", math.inf)
-        p50 = w["intended_ms"].get("p50", math.inf)
-        passed = p99 <= slo_ms and w["error_rate"] < max_error
-        results.append(
-            StepResult(step.rate, w["throughput_rps"], p50, p99, w["error_rate"], passed)
-        )
-    return results
-
-
-def capacity(steps: Sequence[StepResult]) -> float | None:
-    """The highest offered rate that met the SLO (MLPerf "Server"): None if none did."""
-    best = at_capacity(steps)
-    return best.rate if best else None
-
-
-def at_capacity(steps: Sequence[StepResult]) -> StepResult | None:
-    """The step that sets the capacity: the passing one with the highest rate."""
-    passing = [s for s in steps if s.passed]
-    return max(passing, key=lambda s: s.rate) if passing else None
-
-
 def over_time(record: dict[str, Any]) -> list[dict[str, Any]]:
     """Per bin: offered requests, errors, and intended/service p50 and p99 (all names)."""
     rows = []
@@ -283,7 +235,8 @@ def summarize(
     record: dict[str, Any], slo_ms: float, resources: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """The summary of one scenario run; `resources` (from bench.measure.resources.derive) are
-    included and their contention figures count towards validity."""
+    included and their contention figures count towards validity. A capacity run's own figures
+    are bench.analyse.capacity's."""
     summary: dict[str, Any] = {
         "scenario": record["scenario"],
         "validity": validity(record, resources).as_dict(),
@@ -295,15 +248,6 @@ def summarize(
     }
     if record["scenario"] == "spike":
         summary["recovery"] = spike_recovery(record)
-    if record["scenario"] == "capacity":
-        steps = capacity_steps(record, slo_ms)
-        summary["estimate_rps"] = record.get("estimate_rps")
-        summary["steps"] = [asdict(s) for s in steps]
-        summary["capacity_rps"] = capacity(steps)
-        best = at_capacity(steps)
-        summary["at_capacity"] = asdict(best) if best else None
-        # A failing step below the capacity: the steps were too short or something interfered.
-        summary["capacity_noisy"] = any(not s.passed and best and s.rate < best.rate for s in steps)
     return summary
 
 

@@ -13,11 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.analyse import isolation
+from bench.analyse import capacity, isolation
 from bench.analyse import runs as analysis
 from bench.measure import resources
 
 JOB_FILE = "job.json"
+# A capacity job's in-process calibration, measured on the SUT CPU right before its search.
+CALIBRATION_FILE = "calibration.json"
 
 
 def read(path: Path) -> Any:
@@ -60,6 +62,11 @@ def summarized(
         figures = resources.derive(rows, start, end, analysis.answered(record))
     summary = analysis.summarize(record, slo_ms, figures)
     summary.update(arch=job["arch"], rep=job["rep"], budget=job["budget"])
+    if record["scenario"] == "capacity":
+        summary.update(capacity.summarize(record, slo_ms))
+        calibration = out / CALIBRATION_FILE
+        rps = read(calibration).get("pipeline_rps") if calibration.exists() else None
+        capacity.calibrated(summary, rps)
     return summary
 
 

@@ -22,8 +22,8 @@ MONOLITH, MICRO, MICRO_FLASK = "monolith", "micro", "micro-flask"
 MARGIN = 0.10
 # An endpoint kept serving through a fault at the bar of an error-free run: at most 1% failed.
 KEPT_SERVING = 1 - analysis.MAX_ERROR_RATE
-# Added replicas scale only if they add more capacity than one capacity step (~10% apart) can
-# tell from noise.
+# Added replicas scale only if they add at least this much capacity, and more than the noise:
+# the scaled capacity must clear the one-replica search's bracket (its lowest failing rate).
 SCALING_GAIN = 0.10
 
 
@@ -82,6 +82,10 @@ def _scaled(points: list[dict[str, Any]]) -> tuple[float, float, str] | None:
         f"{first['replicas']} → {last['replicas']} × {last['scaled']}: capacity "
         f"{start_rps:.0f} → {end_rps:.0f} req/s ({gain:+.0%}) for {added_mib:+.0f} MiB"
     )
+    bracket = first.get("fail_rps")
+    if bracket and end_rps <= bracket:
+        # within the one-replica search's own bracket: a gain noise alone could make
+        return min(gain, 0.0), mib_per_rps, f"{text}, inside the first bracket (< {bracket:.0f})"
     return gain, mib_per_rps, text
 
 

@@ -53,9 +53,13 @@ class Workers:
             self._freed.clear()
         self._loop.run_callback(waiter.switch, args)
 
-    def close(self, timeout_s: float) -> None:
-        """Wait (bounded) for the requests in flight, then stop every worker."""
+    def wait_idle(self, timeout_s: float) -> None:
+        """Wait (bounded) until no request is in flight."""
         deadline = time.monotonic() + timeout_s
         while len(self.idle) < self.size and time.monotonic() < deadline:
             gevent.sleep(0.01)
+
+    def close(self, timeout_s: float) -> None:
+        """Wait (bounded) for the requests in flight, then stop every worker."""
+        self.wait_idle(timeout_s)
         gevent.killall(self._greenlets, timeout=1.0)

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 OPEN_LOOP = ("capacity", "steady", "spike")
 CLOSED_LOOP = ("ramp",)
 SCENARIOS = (*OPEN_LOOP, *CLOSED_LOOP)
-
-# Capacity steps as fractions of the closed-loop probe's throughput: dense around the knee.
-CAPACITY_FRACTIONS = (0.5, 0.8, 0.9, 1.0, 1.1)
 
 
 @dataclass(frozen=True)
@@ -74,14 +71,20 @@ def arrivals(schedule: Schedule, seed: int) -> Iterator[float]:
     """Poisson arrival offsets (seconds from the schedule's start), in order."""
     rng = random.Random(seed)
     for step in schedule.steps:
-        if step.rate <= 0:
-            continue
-        t = step.start_s
-        while True:
-            t += rng.expovariate(step.rate)
-            if t >= step.end_s:
-                break
-            yield t
+        yield from step_arrivals(step, rng)
+
+
+def step_arrivals(step: Step, rng: random.Random) -> Iterator[float]:
+    """One step's Poisson arrival offsets, drawn from `rng`: a schedule built step by step (the
+    capacity search) draws from one generator as `arrivals` does, so its arrivals replay."""
+    if step.rate <= 0:
+        return
+    t = step.start_s
+    while True:
+        t += rng.expovariate(step.rate)
+        if t >= step.end_s:
+            return
+        yield t
 
 
 def steady(rate: float, duration_s: float, warmup_s: float) -> Schedule:
@@ -96,22 +99,6 @@ def spike(
     first = Step(0.0, warmup_s + before_s, rate)
     burst = Step(first.end_s, spike_s, rate * multiple)
     return Schedule((first, burst, Step(burst.end_s, after_s, rate)), warmup_s)
-
-
-def capacity(
-    estimate: float,
-    step_s: float,
-    warmup_s: float,
-    fractions: Sequence[float] = CAPACITY_FRACTIONS,
-) -> Schedule:
-    """Stepped rates at fractions of a throughput estimate; warm-up at the first rate."""
-    rates = [max(1.0, estimate * f) for f in fractions]
-    steps = [Step(0.0, warmup_s, rates[0])] if warmup_s > 0 else []
-    t = warmup_s
-    for rate in rates:
-        steps.append(Step(t, step_s, rate))
-        t += step_s
-    return Schedule(tuple(steps), warmup_s)
 
 
 @dataclass(frozen=True)

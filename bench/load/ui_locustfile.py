@@ -41,7 +41,7 @@ class _PickableShape(users.ScenarioShape):
 
 
 class Capacity(_PickableShape):
-    """Probe the throughput, then step the open-loop rate across it (OpenLoopUser)."""
+    """Probe the throughput, then search the open-loop rate for the knee (OpenLoopUser)."""
 
     scenario = "capacity"
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
+import random
 import signal
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cache, partial
 from pathlib import Path
 from typing import Any
@@ -19,14 +21,12 @@ from locust import LoadTestShape, User, constant, events, task
 from locust.exception import CatchResponseError, StopTest, StopUser
 
 from bench.load import payloads, shapes, wire
-from bench.load.dispatch import Workers
+from bench.load.search import MIN_REQUESTS, SearchConfig, Trial, next_rate, trial_seconds
+from bench.load.sender import Sender, search_config, trial_of
 from bench.load.shapes import Schedule
 from bench.measure.latency import Recorder
 from pipeline.errors import UserError
 from pipeline.paths import DEFAULT_MODEL_DIR
-
-# Longest a request may wait past its time for a free in-flight slot before it is shed.
-MAX_SLOT_WAIT_S = 1.0
 
 
 @dataclass
@@ -36,6 +36,8 @@ class RunState:
     recorder: Recorder = field(default_factory=Recorder)
     schedule: Schedule | None = None
     estimate_rps: float | None = None
+    search: SearchConfig | None = None
+    trials: list[Trial] = field(default_factory=list)
     done: bool = False
     capture: bool = True
     window: dict[str, float] = field(default_factory=dict)
@@ -62,13 +64,27 @@ def _add_options(parser: Any) -> None:
     group.add_argument("--rate", type=float, default=50.0, help="open-loop requests/s")
     group.add_argument("--duration", type=float, default=10.0, help="measured seconds")
     group.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds first")
-    group.add_argument("--step-duration", type=float, default=3.0, help="capacity step seconds")
-    group.add_argument("--probe-duration", type=float, default=3.0, help="capacity probe seconds")
     group.add_argument(
-        "--capacity-fractions",
-        default=",".join(map(str, shapes.CAPACITY_FRACTIONS)),
-        help="capacity step rates as fractions of the probe's throughput",
+        "--step-duration", type=float, default=2.0, help="capacity trial's shortest seconds"
     )
+    group.add_argument(
+        "--trial-max-duration", type=float, default=6.0, help="capacity trial's longest seconds"
+    )
+    group.add_argument(
+        "--trial-requests",
+        type=int,
+        default=MIN_REQUESTS,
+        help="requests a capacity trial lasts for, within its shortest and longest seconds",
+    )
+    group.add_argument("--max-trials", type=int, default=14, help="capacity trials at most")
+    group.add_argument(
+        "--search-tolerance",
+        type=float,
+        default=0.06,
+        help="the capacity search stops when its bracket is this narrow (0.06: 6%%)",
+    )
+    group.add_argument("--slo-ms", type=float, default=100.0, help="p99 objective (capacity)")
+    group.add_argument("--probe-duration", type=float, default=3.0, help="capacity probe seconds")
     group.add_argument("--spike-multiple", type=float, default=3.0)
     group.add_argument("--max-in-flight", type=int, default=64)
     group.add_argument("--ramp-users", type=int, default=16)
@@ -209,22 +225,61 @@ class OpenLoopUser(HttpUser):
         requests = self.request_cycle()
         scenario = scenario_of(self.environment)
         if scenario == "capacity":
-            STATE.estimate_rps = self.probe(requests, options.probe_duration)
-            fractions = [float(f) for f in options.capacity_fractions.split(",")]
-            schedule = shapes.capacity(
-                STATE.estimate_rps, options.step_duration, options.warmup, fractions
-            )
-        elif scenario == "spike":
-            third = options.duration / 3
-            schedule = shapes.spike(
-                options.rate, options.spike_multiple, third, third, third, options.warmup
-            )
+            self.search(requests, options)
         else:
-            schedule = shapes.steady(options.rate, options.duration, options.warmup)
-        STATE.schedule = schedule
-        self.run_schedule(schedule, requests, options)
+            if scenario == "spike":
+                third = options.duration / 3
+                schedule = shapes.spike(
+                    options.rate, options.spike_multiple, third, third, third, options.warmup
+                )
+            else:
+                schedule = shapes.steady(options.rate, options.duration, options.warmup)
+            STATE.schedule = schedule
+            sender = Sender(
+                partial(fire, self),
+                requests,
+                options,
+                schedule.warmup_s,
+                STATE.recorder,
+                STATE.window,
+            )
+            rng = random.Random(options.payload_seed)
+            for step in schedule.steps:
+                sender.run(step, rng)
+            sender.close(self.network_timeout + 1)
         STATE.done = True
         raise StopUser()
+
+    def search(self, requests: Iterator[Request], options: Any) -> None:
+        """The capacity scenario: a closed-loop probe (the saturation throughput), a warm-up,
+        then open-loop trials at the rates bench.load.search chooses, each started once the
+        previous one's requests are answered and on a whole bin, so its bins are its own."""
+        config = search_config(options)
+        STATE.search = config
+        STATE.estimate_rps = estimate = self.probe(requests, options.probe_duration)
+        warmup_s = float(math.ceil(options.warmup))
+        sender = Sender(
+            partial(fire, self), requests, options, warmup_s, STATE.recorder, STATE.window
+        )
+        rng = random.Random(options.payload_seed)
+        steps = [shapes.Step(0.0, warmup_s, max(1.0, estimate / 2))] if warmup_s else []
+        for step in steps:
+            sender.run(step, rng)
+        trials: list[Trial] = []
+        while (rate := next_rate(trials, estimate, config)) is not None:
+            sender.drain(self.network_timeout)
+            start_s = float(math.ceil(sender.elapsed()))
+            end_s = steps[-1].end_s if steps else 0.0
+            if start_s > end_s:  # the pause while the queue drained: no arrivals scheduled
+                steps.append(shapes.Step(end_s, start_s - end_s, 0.0))
+            step = shapes.Step(start_s, trial_seconds(rate, config), rate)
+            steps.append(step)
+            STATE.schedule = Schedule(tuple(steps), warmup_s)
+            sender.run(step, rng)
+            sender.drain(self.network_timeout)
+            trials.append(trial_of(STATE.recorder, step, config))
+            STATE.trials = trials
+        sender.close(self.network_timeout + 1)
 
     def probe(self, requests: Iterator[Request], seconds: float) -> float:
         """Closed-loop throughput with as many concurrent requests as the in-flight bound."""
@@ -240,53 +295,6 @@ class OpenLoopUser(HttpUser):
         started = time.perf_counter()
         gevent.joinall([gevent.spawn(loop) for _ in range(workers)], timeout=seconds + 15)
         return completed[0] / max(1e-9, time.perf_counter() - started)
-
-    def run_schedule(self, schedule: Schedule, requests: Iterator[Request], options: Any) -> None:
-        in_flight = Workers(options.max_in_flight, partial(fire, self))
-        start = time.perf_counter() + 0.05
-        STATE.recorder.reset(start, schedule.warmup_s)
-        if options.record_file:  # the harness times the faults it injects from this mark
-            mark = Path(options.record_file).with_name("schedule.start")
-            mark.write_text(f"{time.time() + 0.05}")
-        measuring = False
-        blocked_until = 0.0
-        for offset in shapes.arrivals(schedule, options.payload_seed):
-            intended = start + offset
-            delay = intended - time.perf_counter()
-            if delay > 0:
-                gevent.sleep(delay)
-            if not measuring and offset >= schedule.warmup_s:
-                measuring = True
-                STATE.window.update(
-                    cpu_s=time.process_time(), wall_s=time.perf_counter(), start_unix=time.time()
-                )
-            request = next(requests)
-            # A request is "capped" when the in-flight bound, not the generator, made it late:
-            # it waited for a slot, or its time came while the scheduler was waiting for one.
-            capped = intended < blocked_until
-            if in_flight.full():
-                capped = True
-                # Wait for a slot until the request is MAX_SLOT_WAIT_S late, then shed it, so a
-                # stalled server cannot stall the schedule.
-                wait_s = MAX_SLOT_WAIT_S - (time.perf_counter() - intended)
-                waited_from = time.perf_counter()
-                if wait_s > 0:
-                    in_flight.wait_available(wait_s)
-                blocked_until = time.perf_counter()
-                if measuring:
-                    STATE.window["blocked_s"] = (
-                        STATE.window.get("blocked_s", 0.0) + blocked_until - waited_from
-                    )
-                if in_flight.full():
-                    STATE.recorder.shed(request[0].name, intended)
-                    continue
-            in_flight.submit(request, intended, capped, True)
-        STATE.window.update(
-            cpu_s=time.process_time() - STATE.window.get("cpu_s", time.process_time()),
-            wall_s=time.perf_counter() - STATE.window.get("wall_s", time.perf_counter()),
-            end_unix=time.time(),
-        )
-        in_flight.close(self.network_timeout + 1)
 
 
 class ClosedLoopUser(HttpUser):
@@ -356,6 +364,8 @@ def _on_stop(environment: Any, **_: Any) -> None:
         scenario=scenario,
         schedule=STATE.schedule.to_json() if STATE.schedule else None,
         estimate_rps=STATE.estimate_rps,
+        search=STATE.search.as_dict() if STATE.search else None,
+        trials=[asdict(t) for t in STATE.trials],
         generator_cpu_s=STATE.window.get("cpu_s"),
         measured_wall_s=STATE.window.get("wall_s"),
         measured_unix=[STATE.window.get("start_unix"), STATE.window.get("end_unix")],

@@ -88,6 +88,22 @@ class Recorder:
         if len(self.pending) >= MAX_PENDING:  # a long interactive session: bound the memory
             self._fill()
 
+    def window(self, bins: range) -> tuple[HdrHistogram, dict[str, int]]:
+        """The intended-time histogram and the counts over some bins, every request name: what
+        the capacity search judges a trial on while it runs (the analysis reads the same from
+        the written record)."""
+        self._fill()
+        total = histogram()
+        for (_, kind, b), hist in self.hists.items():
+            if kind == "intended" and b in bins:
+                total.add(hist)
+        counts = {"sent": 0, "ok": 0, "failed": 0, "shed": 0}
+        for (_, b), c in self.counts.items():
+            if b in bins:
+                for i, key in enumerate(counts):
+                    counts[key] += c[i]
+        return total, counts
+
     def _fill(self) -> None:
         """Move the pending requests into the histograms and counters."""
         pending, self.pending = self.pending, []

@@ -40,13 +40,50 @@ def headline_section(run: StoredRun) -> Section:
     text = (
         f"Median (min–max) over repetitions ({run.config.get('repeat', '?')} of each). "
         f"Capacity: the highest offered rate whose p99 stayed within {run.slo_ms:g} ms with under "
-        f"{analysis.MAX_ERROR_RATE:.0%} errors. The common load is the steady scenario's "
+        f"{analysis.MAX_ERROR_RATE:.0%} errors, found by a search that brackets and bisects the "
+        "knee and confirms both ends; shown as the median over repetitions with its 95% "
+        "interval in brackets (a bootstrap over the repetitions of each search's bracket ends), "
+        "'≥' where a search never failed. The common load is the steady scenario's "
         f"{rate if rate is not None else '–'} req/s, the same for every architecture; latencies "
         "count from each request's intended send time. CPU per 1,000 requests and memory are "
         "the stack cgroup's. ⚠ marks figures from runs that are invalid or noisy, with the reason "
         "(in the HTML: click the mark)."
     )
-    return Section("Headline", "headline", (Paragraph(text), Table(columns, rows)))
+    parts: list[Paragraph | Table | Figure] = [Paragraph(text), Table(columns, rows)]
+    ratio = capacity_ratio_text(run)
+    if ratio:
+        parts.append(Paragraph(ratio))
+    return Section("Headline", "headline", tuple(parts))
+
+
+def capacity_ratio_text(run: StoredRun) -> str | None:
+    """The capacity ratio with its interval, and each capacity as a multiple of the machine's
+    in-process pipeline measured beside it: the figure that travels across machines."""
+    sentences = []
+    for pair, entry in (run.summary.get("ratios") or {}).items():
+        found = (entry or {}).get("capacity_rps")
+        if found:
+            arch, base = pair.split("/")
+            sentences.append(
+                f"{arch} / {base} capacity: {found['median']:.2f} [{found['low']:.2f}–"
+                f"{found['high']:.2f}] over {found['n']} paired repetitions."
+            )
+    multiples = []
+    for arch in run.archs:
+        figures = (run.summary.get("by_arch") or {}).get(arch, {}).get("capacity") or {}
+        multiple = (figures.get("capacity_multiple") or {}).get("median")
+        calibration = (figures.get("calibration_rps") or {}).get("median")
+        if multiple is not None and calibration:
+            multiples.append(
+                f"{arch} {multiple:.2f}× its in-process limit ({calibration:.0f} req/s)"
+            )
+    if multiples:
+        sentences.append(
+            "Against the in-process pipeline on the same CPU, measured before each search: "
+            + "; ".join(multiples)
+            + "."
+        )
+    return " ".join(sentences) or None
 
 
 def scenarios_section(run: StoredRun) -> Section:
@@ -74,7 +111,11 @@ def load_section(run: StoredRun) -> Section:
     steps = {arch: reps for arch, reps in steps.items() if any(reps)}
     if not steps:
         return Section("Latency against load", "load", (_not_run("capacity"),))
-    capacity = {a: headline.value(run, a, headline.BY_NAME["capacity"]).median for a in steps}
+    values = {a: headline.value(run, a, headline.BY_NAME["capacity"]) for a in steps}
+    capacity = {a: v.median for a, v in values.items()}
+    brackets = {
+        a: ((v.spread or {}).get("low"), (v.spread or {}).get("high")) for a, v in values.items()
+    }
     flags = [f"{a} {flag}" for a in steps for flag in headline.run_flags(run, "capacity", a)]
     warnings = [Paragraph("In these curves: " + "; ".join(flags), warning=True)] if flags else []
     return Section(
@@ -84,13 +125,15 @@ def load_section(run: StoredRun) -> Section:
             *warnings,
             Figure(
                 "knee",
-                "p50 (dashed) and p99 (solid) against offered load, one line per repetition; "
-                f"the SLO line at {run.slo_ms:g} ms and each architecture's capacity (median).",
-                lambda: draw.knee(steps, capacity, run.slo_ms),
+                "Every trial of every capacity search: p99 (squares: filled met the SLO, hollow "
+                "did not; solid line) and p50 (dashed) against offered load, one line per "
+                f"repetition; the SLO line at {run.slo_ms:g} ms, each architecture's capacity "
+                "(median, dotted) and its interval (shaded).",
+                lambda: draw.knee(steps, capacity, run.slo_ms, brackets),
             ),
             Figure(
                 "throughput",
-                "Achieved against offered throughput in each capacity step: below the diagonal, "
+                "Achieved against offered throughput in each capacity trial: below the diagonal, "
                 "the stack no longer keeps up.",
                 lambda: draw.throughput(steps, capacity),
             ),

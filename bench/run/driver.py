@@ -15,7 +15,7 @@ from bench.analyse.summary import JOB_FILE
 from bench.config import BenchConfig
 from bench.measure import resources
 from bench.run.injection import Injection
-from bench.run.job import Job, locust_argv, planned_seconds
+from bench.run.job import Job, locust_argv, longest_seconds, planned_seconds
 from bench.run.locust_process import LOCUST_GRACE_S, start_locust, stop_group
 from bench.run.progress import Display
 from bench.store.folder import RunFolder, write_atomic
@@ -92,13 +92,17 @@ class Driver:
         planned_s: float | None = None,
         injection: Injection | None = None,
         label: str = "running",
+        attachments: Mapping[str, Any] | None = None,
     ) -> None:
         """Run one Locust job against a started stack, raw data into `out`: `job.json` (what
         ran: part, job, rate, budget, and the part's `point`), Locust's record and files, and
         the resource samples. Ctrl-C cuts the job short and keeps what it gathered (then
-        KeyboardInterrupt goes on). An `injection` runs its fault timeline alongside."""
+        KeyboardInterrupt goes on). An `injection` runs its fault timeline alongside;
+        `attachments` are further raw files (name → JSON) measured for the job before it ran."""
         config = self.config
         out.mkdir(parents=True)
+        for name, data in (attachments or {}).items():
+            write_atomic(out / name, data)
         rate = self.rate or config.fallback_rate
         write_atomic(
             out / JOB_FILE,
@@ -113,6 +117,7 @@ class Driver:
         )
         argv = locust_argv(config, job, stack.url, rate, out, extra)
         planned = planned_s if planned_s is not None else planned_seconds(config, job.scenario)
+        deadline = max(planned, longest_seconds(config, job.scenario)) + LOCUST_GRACE_S + 10
         self.display.phase(label, job.arch, job.scenario, job.rep)
         locust = start_locust(argv, self.generator_cpus, out / "locust.log")
         started = time.monotonic()
@@ -122,7 +127,7 @@ class Driver:
             with sampler, injection or nullcontext():
                 while locust.poll() is None:
                     stack.check_alive()
-                    if time.monotonic() - started > planned + LOCUST_GRACE_S + 10:
+                    if time.monotonic() - started > deadline:
                         break
                     self.display.advance(min(planned, time.monotonic() - started))
                     time.sleep(0.25)

@@ -16,10 +16,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench.analyse import cost, plan, summary
+from bench.analyse import capacity, cost, plan, summary
 from bench.analyse import runs as analysis
 from bench.config import BenchConfig
 from bench.load import payloads
+from bench.measure import calibration
 from bench.run import faults, scaling, sweep
 from bench.run.driver import Driver
 from bench.run.faults import SCENARIO, FaultRun, stacks_of
@@ -101,12 +102,15 @@ class Bench:
         """summary.json, every figure derived from the folder's raw files."""
         config, path = self.config, self.folder.path
         runs = summary.scenario_runs(path, config.slo_ms)
+        by_arch = analysis.aggregate(runs, config.archs, config.scenarios)
+        capacity.extend(by_arch, runs)
         out: dict[str, Any] = {
             "status": status,
             "reason": reason,
             "rate_rps": self.driver.rate,
             "runs": runs,
-            "by_arch": analysis.aggregate(runs, config.archs, config.scenarios),
+            "by_arch": by_arch,
+            "ratios": capacity.ratios(runs, config.archs),
         }
         if SCENARIO in config.scenarios:
             out["faults"] = summary.fault_entries(path, config.slo_ms)
@@ -169,15 +173,15 @@ class Bench:
             sweep.run(driver)
 
     def _common_rate(self) -> float:
-        """The steady rate: a fraction of the lowest capacity measured (median over reps)."""
+        """The steady rate: a fraction of the lower end of the lowest capacity's interval, so
+        that one lucky search cannot push the common load into overload."""
         runs = summary.scenario_runs(self.folder.path, self.config.slo_ms)
-        medians = []
+        lows = []
         for arch in self.config.archs:
-            values = [
-                s.get("capacity_rps") for k, s in runs.items() if k.startswith(f"capacity/{arch}/")
-            ]
-            medians.append(analysis.spread(values)["median"])
-        known = [m for m in medians if m]
+            mine = [s for k, s in runs.items() if k.startswith(f"capacity/{arch}/")]
+            figures = capacity.figures(mine)["capacity_rps"]
+            lows.append(figures.get("low") or figures["median"])
+        known = [m for m in lows if m]
         if not known:
             return self.config.fallback_rate
         return round(min(known) * self.config.rate_fraction, 1)
@@ -189,7 +193,17 @@ class Bench:
         with self.driver.stack(arch, f"{arch}-{name}", start) as stack:
             for scenario in scenarios:
                 job = Job(arch, scenario, rep)
-                self.driver.drive(stack, job, self.folder.path / "raw" / job.key, "scenario")
+                attached = {}
+                if scenario == "capacity":
+                    # The machine's speed right before this search, on the same CPU.
+                    self.display.phase("calibrating", arch, scenario, rep)
+                    attached[summary.CALIBRATION_FILE] = calibration.measure(
+                        Path(self.config.model_dir),
+                        sut_cpus(self.config.budget),
+                        self.config.calibration_s,
+                    )
+                out = self.folder.path / "raw" / job.key
+                self.driver.drive(stack, job, out, "scenario", attachments=attached)
 
     def _run_fault_stack(self, runs: list[FaultRun]) -> None:
         """One stack, with the restart policy, for fault runs of one arch and resilience mode."""

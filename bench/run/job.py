@@ -11,6 +11,9 @@ from bench.config import BenchConfig
 from bench.run.faults import SCENARIO, FaultRun
 from bench.run.locust_process import locust_command, recording
 
+# Trials a capacity search takes on a quiet machine, for the progress bar (bench.load.search).
+TYPICAL_TRIALS = 8
+
 
 @dataclass(frozen=True)
 class Job:
@@ -32,7 +35,9 @@ class Job:
 def planned_seconds(config: BenchConfig, scenario: str) -> float:
     """How long a scenario drives load (warm-up included), for timeouts and the progress bar."""
     if scenario == "capacity":
-        return config.probe_s + config.warmup_s + config.step_s * len(config.capacity_fractions)
+        # a typical search: eight trials of about the shortest length, each with its drain
+        typical = TYPICAL_TRIALS * (config.step_s + 1.0)
+        return config.calibration_s + 2.0 + config.probe_s + config.warmup_s + typical
     if scenario == "steady":
         return config.warmup_s + config.steady_s
     if scenario == "spike":
@@ -40,6 +45,15 @@ def planned_seconds(config: BenchConfig, scenario: str) -> float:
     if scenario == SCENARIO:
         return config.warmup_s + config.fault.measured_s
     return config.ramp_users / config.ramp_spawn_rate + config.ramp_hold_s
+
+
+def longest_seconds(config: BenchConfig, scenario: str) -> float:
+    """The longest a scenario may drive load: a capacity search with every trial it may run at
+    the longest length, each followed by the longest drain."""
+    if scenario != "capacity":
+        return planned_seconds(config, scenario)
+    trial_s = max(config.step_s, config.trial_max_s) + 1.0 + 11.0
+    return config.probe_s + config.warmup_s + 1.0 + config.max_trials * trial_s
 
 
 def locust_argv(
@@ -68,7 +82,11 @@ def locust_argv(
             "--warmup": config.warmup_s,
             "--step-duration": config.step_s,
             "--probe-duration": config.probe_s,
-            "--capacity-fractions": ",".join(map(str, config.capacity_fractions)),
+            "--trial-max-duration": config.trial_max_s,
+            "--trial-requests": config.trial_requests,
+            "--max-trials": config.max_trials,
+            "--search-tolerance": config.search_tolerance,
+            "--slo-ms": config.slo_ms,
             "--spike-multiple": config.spike_multiple,
             "--max-in-flight": config.fault.max_in_flight if faulty else config.max_in_flight,
             "--ramp-users": config.ramp_users,

@@ -20,8 +20,8 @@ summary.json key `scaling`:
                  "invalid_runs": int, "runs": [per-repetition figures, same names, with "rep",
                                                "raw", "start", "valid", "capacity_noisy"]}]}
 
-Figures are medians over repetitions. `capacity_rps` is the highest step rate meeting the SLO,
-`fail_rps` the lowest failing step above it (the measurement brackets the true capacity between
+Figures are medians over repetitions. `capacity_rps` is the capacity the search found,
+`fail_rps` the lowest failing trial above every passing one (the measurement brackets the true capacity between
 the two), `p99_ms` the p99 at capacity, `memory_bytes` the stack cgroup's peak during the
 capacity run, `idle_*` the footprint at rest after start (cgroup memory; summed RSS).
 `*_added_bytes` are relative to the one-replica point.
@@ -56,17 +56,14 @@ def figures(
     summary: dict[str, Any], start: dict[str, Any], folder: Path, raw: Path, start_path: Path
 ) -> dict[str, Any]:
     """One repetition's point from its capacity summary and its start record."""
-    steps = summary.get("steps") or []
     capacity = summary.get("capacity_rps")
-    failing = [
-        s["rate"] for s in steps if not s["passed"] and (capacity is None or s["rate"] > capacity)
-    ]
     rest = cost.idle(start["idle"]) if len(start.get("idle", [])) >= 2 else {}
     return {
         "raw": str(raw.relative_to(folder)),
         "start": str(start_path.relative_to(folder)),
         "capacity_rps": capacity,
-        "fail_rps": min(failing) if failing else None,
+        # the search's bracket: every trial at or above this rate failed
+        "fail_rps": summary.get("capacity_high_rps"),
         "p99_ms": (summary.get("at_capacity") or {}).get("p99_ms"),
         "memory_bytes": (summary.get("resources") or {}).get("cgroup_memory_bytes_max"),
         "idle_memory_bytes": rest.get("cgroup_memory_bytes"),

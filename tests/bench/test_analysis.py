@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from bench.analyse import capacity
 from bench.analyse import runs as analysis
 from bench.load import shapes
 from bench.load.shapes import Schedule
@@ -64,25 +65,49 @@ def test_intended_latency_includes_the_send_delay_service_latency_does_not() -> 
     assert measured["intended_ms"]["p50"] == pytest.approx(32.0, abs=0.05)
 
 
-def capacity_record(latencies: dict[float, float], fail_every: int = 0) -> dict[str, Any]:
-    schedule = shapes.capacity(100, step_s=4, warmup_s=1, fractions=tuple(latencies))
-    by_rate = {100 * f: s for f, s in latencies.items()}
-    return run(schedule, lambda t: by_rate[schedule.rate_at(t)], fail_every=fail_every)
+def capacity_record(
+    trials: list[tuple[float, float]], fail_every: int = 0, warmup_s: float = 1.0
+) -> dict[str, Any]:
+    """A capacity search's record: a warm-up, then (rate, latency) trials of 4 s, each after a
+    1-s pause for the queue to drain, as bench.load.users runs them."""
+    steps = [shapes.Step(0.0, warmup_s, trials[0][0])]
+    latency_at = [(0.0, warmup_s, 0.005)]
+    t = warmup_s
+    for rate, seconds in trials:
+        steps += [shapes.Step(t, 1.0, 0.0), shapes.Step(t + 1.0, 4.0, rate)]
+        latency_at.append((t + 1.0, t + 5.0, seconds))
+        t += 5.0
+    schedule = Schedule(tuple(steps), warmup_s)
+
+    def latency(at: float) -> float:
+        return next(s for start, end, s in latency_at if start <= at < end)
+
+    return run(schedule, latency, fail_every=fail_every)
 
 
 def test_capacity_is_the_highest_rate_within_the_slo() -> None:
-    record = capacity_record({0.5: 0.010, 1.0: 0.060, 1.5: 0.300})
-    steps = analysis.capacity_steps(record, slo_ms=100)
+    record = capacity_record([(50, 0.010), (100, 0.060), (150, 0.300)])
+    steps = capacity.trials(record, slo_ms=100)
     assert [(s.rate, s.passed) for s in steps] == [(50, True), (100, True), (150, False)]
-    assert analysis.capacity(steps) == 100
-    # a tighter SLO moves the capacity down
-    assert analysis.capacity(analysis.capacity_steps(record, slo_ms=50)) == 50
-    assert analysis.capacity(analysis.capacity_steps(record, slo_ms=5)) is None
+    summary = capacity.summarize(record, slo_ms=100)
+    assert summary["capacity_rps"] == 100 and summary["capacity_bound"] == "exact"
+    assert (summary["capacity_low_rps"], summary["capacity_high_rps"]) == (100, 150)
+    # a tighter SLO moves the capacity down; one no trial meets is an upper bound
+    assert capacity.summarize(record, slo_ms=50)["capacity_rps"] == 50
+    tight = capacity.summarize(record, slo_ms=5)
+    assert tight["capacity_rps"] is None and tight["capacity_bound"] == "upper"
+    assert tight["capacity_high_rps"] == 50
 
 
-def test_errors_over_one_percent_fail_a_step() -> None:
-    record = capacity_record({0.5: 0.010, 1.0: 0.010}, fail_every=20)
-    assert analysis.capacity(analysis.capacity_steps(record, slo_ms=100)) is None
+def test_a_search_that_never_failed_is_a_lower_bound() -> None:
+    summary = capacity.summarize(capacity_record([(50, 0.010), (100, 0.020)]), slo_ms=100)
+    assert summary["capacity_rps"] == 100 and summary["capacity_bound"] == "lower"
+    assert summary["capacity_high_rps"] is None
+
+
+def test_errors_over_one_percent_fail_a_trial() -> None:
+    record = capacity_record([(50, 0.010), (100, 0.010)], fail_every=20)
+    assert capacity.summarize(record, slo_ms=100)["capacity_rps"] is None
 
 
 def test_a_valid_run_is_valid() -> None:
@@ -164,21 +189,32 @@ def test_time_blocked_by_the_in_flight_bound_is_not_the_generators_shortfall() -
     assert analysis.validity(record).valid
 
 
-def test_the_capacity_row_reports_the_step_at_capacity() -> None:
+def test_the_capacity_row_reports_the_trial_at_capacity_and_the_interval() -> None:
     summaries = {}
     for rep, slow in enumerate((0.060, 0.300, 0.070)):
-        record = capacity_record({0.5: 0.010, 1.0: slow, 1.5: 0.400})
-        summaries[f"capacity/micro/rep{rep}"] = analysis.summarize(record, 100)
-    row = analysis.aggregate(summaries, ["micro"], ["capacity"])["micro"]["capacity"]
+        record = capacity_record([(50, 0.010), (100, slow), (150, 0.400)])
+        summaries[f"capacity/micro/rep{rep}"] = {
+            **analysis.summarize(record, 100),
+            **capacity.summarize(record, 100),
+        }
+    by_arch = analysis.aggregate(summaries, ["micro"], ["capacity"])
+    capacity.extend(by_arch, summaries)
+    row = by_arch["micro"]["capacity"]
     assert row["runs"] == 3 and row["invalid_runs"] == 0
-    assert row["capacity_rps"] == {"median": 100, "min": 50, "max": 100, "n": 3}
-    # latency at capacity: 70 ms (rep 2), 10 ms (rep 1 only passed its 50 req/s step), 60 ms
+    spread = row["capacity_rps"]
+    assert (spread["median"], spread["min"], spread["max"], spread["n"]) == (100, 50, 100, 3)
+    # the interval spans the brackets' ends: [50, 100] in rep 1, [100, 150] in the others
+    assert (spread["low"], spread["high"]) == (50, 150)
+    assert row["spread_flag"]  # 50 to 100 around a median of 100: beyond the 25% bound
+    # latency at capacity: 70 ms (rep 2), 10 ms (rep 1 only passed its 50 req/s trial), 60 ms
     assert row["p99_ms"]["median"] == pytest.approx(60, abs=0.1)
     assert row["p99_ms"]["min"] == pytest.approx(10, abs=0.02)
     assert not summaries["capacity/micro/rep0"]["capacity_noisy"]
 
 
-def test_a_failing_step_below_the_capacity_is_flagged_as_noise() -> None:
-    record = capacity_record({0.5: 0.300, 1.0: 0.010})
-    summary = analysis.summarize(record, 100)
-    assert summary["capacity_rps"] == 100 and summary["capacity_noisy"]
+def test_a_failing_trial_below_a_passing_one_widens_the_bracket() -> None:
+    record = capacity_record([(50, 0.300), (100, 0.010), (150, 0.400)])
+    summary = capacity.summarize(record, 100)
+    assert summary["capacity_noisy"]
+    # no rate was tried twice: neither verdict outweighs the other, and the envelope keeps both
+    assert summary["capacity_low_rps"] is None and summary["capacity_high_rps"] == 150

@@ -10,12 +10,14 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
 
+from bench.analyse import capacity
 from bench.analyse import runs as analysis
 from bench.measure import resources
 from bench.run.locust_process import locust_command, start_locust, stop_group
@@ -71,16 +73,29 @@ def test_every_figure_agrees_with_the_raw_data(run_dir: Path) -> None:
         )
         assert run["resources"]["sut_foreign_share"] is not None
         assert run["resources"]["cpu_ms_per_request"] > 0
-    capacity = summary["runs"]["capacity/micro/rep0"]
-    steps = [analysis.StepResult(**s) for s in capacity["steps"]]
-    assert capacity["capacity_rps"] == analysis.capacity(steps)
-    # the steady rate is the configured fraction of the lower capacity
-    capacities = [
-        summary["runs"][f"capacity/{a}/rep0"]["capacity_rps"] for a in ("monolith", "micro")
-    ]
-    lowest = min(c or 0 for c in capacities)
-    if lowest:
-        assert summary["rate_rps"] == pytest.approx(lowest * 0.5, abs=0.1)
+    lows = []
+    for arch in ("monolith", "micro"):
+        key = f"capacity/{arch}/rep0"
+        run = summary["runs"][key]
+        record = read(run_dir / "raw" / key / "latency.json")
+        # every trial the Locust process judged while searching, re-judged from its bins alike
+        trials = capacity.trials(record, slo_ms)
+        assert [asdict(t) for t in trials] == record["trials"] == run["steps"]
+        assert len(trials) >= 2 and run == {**run, **capacity.summarize(record, slo_ms)}
+        # the search bracketed the knee: a failing trial above the capacity it found
+        assert run["capacity_high_rps"] is not None
+        assert run["capacity_rps"] is None or run["capacity_rps"] < run["capacity_high_rps"]
+        assert run["saturation_rps"] == record["estimate_rps"] > 0
+        # the machine's speed was measured beside the search, and the capacity is read against it
+        calibration = read(run_dir / "raw" / key / "calibration.json")
+        assert run["calibration_rps"] == calibration["pipeline_rps"] > 0
+        if run["capacity_rps"] is not None:
+            multiple = run["capacity_rps"] / calibration["pipeline_rps"]
+            assert run["capacity_multiple"] == pytest.approx(multiple)
+        lows.append(summary["by_arch"][arch]["capacity"]["capacity_rps"]["low"])
+    # the steady rate is the configured fraction of the lower end of the lower interval
+    if all(lows):
+        assert summary["rate_rps"] == pytest.approx(min(lows) * 0.5, abs=0.1)
     aggregate = summary["by_arch"]["micro"]["steady"]
     steady = summary["runs"]["steady/micro/rep0"]["measured"]["all"]
     assert aggregate["p99_ms"]["median"] == steady["intended_ms"]["p99"]

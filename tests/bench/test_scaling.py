@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench.analyse import runs as analysis
+from bench.analyse import capacity
 
 
 def read(path: Path) -> Any:
@@ -46,13 +46,9 @@ def test_point_figures_equal_what_the_raw_files_give(parts_dir: Path) -> None:
         for point in points:
             (run,) = point["runs"]
             record = read(parts_dir / run["raw"] / "latency.json")
-            steps = analysis.capacity_steps(record, slo_ms)
-            capacity = analysis.capacity(steps)
-            assert point["capacity_rps"] == run["capacity_rps"] == capacity
-            failing = [
-                s.rate for s in steps if not s.passed and (capacity is None or s.rate > capacity)
-            ]
-            assert run["fail_rps"] == (min(failing) if failing else None)
+            found = capacity.summarize(record, slo_ms)
+            assert point["capacity_rps"] == run["capacity_rps"] == found["capacity_rps"]
+            assert run["fail_rps"] == found["capacity_high_rps"]
             samples = read(parts_dir / run["raw"] / "samples.json")
             start, end = record["measured_unix"]
             memory = [r["cgroup_memory_bytes"] for r in samples if start <= r["t_unix"] <= end]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from bench.load import shapes
@@ -36,15 +38,13 @@ def test_steady_includes_its_warmup() -> None:
     assert schedule.expected(2, 12) == pytest.approx(400)
 
 
-def test_capacity_steps_at_fractions_of_the_estimate() -> None:
-    schedule = shapes.capacity(estimate=200, step_s=3, warmup_s=2, fractions=(0.5, 1.0, 1.5))
-    assert [(s.start_s, s.duration_s, s.rate) for s in schedule.steps] == [
-        (0, 2, 100),
-        (2, 3, 100),
-        (5, 3, 200),
-        (8, 3, 300),
-    ]
-    assert Schedule.from_json(schedule.to_json()) == schedule
+def test_a_schedule_built_step_by_step_replays_its_arrivals() -> None:
+    # the capacity search draws each trial's arrivals from one generator as it goes
+    steps = (Step(0, 2, 100), Step(2, 1, 0), Step(3, 2, 300))
+    rng = random.Random(4)
+    live = [t for step in steps for t in shapes.step_arrivals(step, rng)]
+    assert live == list(shapes.arrivals(Schedule(steps), 4))
+    assert not any(2 <= t < 3 for t in live)
 
 
 def test_spike_returns_to_the_base_rate() -> None:

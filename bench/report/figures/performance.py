@@ -31,18 +31,34 @@ def _mark_capacity(ax: Any, capacity: Mapping[str, float | None]) -> None:
             )
 
 
-def knee(steps: Steps, capacity: Mapping[str, float | None], slo_ms: float) -> bytes:
-    """p50 and p99 (intended) against offered load, each repetition; SLO and capacities marked."""
+def knee(
+    steps: Steps,
+    capacity: Mapping[str, float | None],
+    slo_ms: float,
+    brackets: Mapping[str, tuple[float | None, float | None]] | None = None,
+) -> bytes:
+    """p50 and p99 (intended) of every trial of every repetition's search against its offered
+    load (a filled p99 marker met the SLO, a hollow one did not), the SLO, each capacity, and
+    each architecture's final bracket shaded."""
     figure = new_figure()
     ax = figure.axes[0]
+    for arch, (low, high) in (brackets or {}).items():
+        if low and high:
+            ax.axvspan(low, high, color=arch_color(arch), alpha=0.12, label=f"{arch} interval")
     for arch, reps in steps.items():
+        color = arch_color(arch)
         for i, rep in enumerate(reps):
-            rates = [s["rate"] for s in rep]
-            for key, style, marker in (("p50_ms", "--", "o"), ("p99_ms", "-", "s")):
-                label = f"{arch} {key[:3]}" if i == 0 else None
-                values = [s[key] for s in rep]
-                ax.plot(rates, values, style, marker=marker, ms=4, color=arch_color(arch),
-                        alpha=0.85, label=label)  # fmt: skip
+            ordered = sorted(rep, key=lambda s: s["rate"])
+            rates = [s["rate"] for s in ordered]
+            ax.plot(rates, [s["p50_ms"] for s in ordered], "--", color=color, alpha=0.5,
+                    label=f"{arch} p50" if i == 0 else None)  # fmt: skip
+            ax.plot(rates, [s["p99_ms"] for s in ordered], "-", color=color, alpha=0.5,
+                    label=f"{arch} p99" if i == 0 else None)  # fmt: skip
+            for passed in (True, False):
+                mine = [s for s in ordered if s["passed"] is passed]
+                ax.scatter([s["rate"] for s in mine], [s["p99_ms"] for s in mine], s=18,
+                           marker="s", edgecolors=color, linewidths=1,
+                           facecolors=color if passed else "none")  # fmt: skip
     ax.axhline(slo_ms, color="black", linewidth=1, label=f"SLO p99 ≤ {slo_ms:g} ms")
     _mark_capacity(ax, capacity)
     ax.set(xlabel="offered load (req/s)", ylabel="latency from intended send (ms)", yscale="log")
