@@ -124,6 +124,20 @@ def extend(by_arch: dict[str, Any], runs: Mapping[str, Mapping[str, Any]]) -> No
             entry.update(figures(mine))
 
 
+def common_rate(
+    runs: Mapping[str, Mapping[str, Any]], archs: Sequence[str], fraction: float
+) -> float | None:
+    """The steady rate: `fraction` of the lower end of the lowest capacity's interval, so that
+    one lucky search cannot push the common load into overload; None without a capacity."""
+    lows = []
+    for arch in archs:
+        mine = [s for k, s in runs.items() if k.startswith(f"capacity/{arch}/")]
+        spread = figures(mine)["capacity_rps"]
+        lows.append(spread.get("low") or spread["median"])
+    known = [low for low in lows if low]
+    return round(min(known) * fraction, 1) if known else None
+
+
 def calibrated(summary: dict[str, Any], calibration_rps: float | None) -> None:
     """Add the in-process calibration measured beside the run, and the capacity as a multiple of
     it: a figure that travels across machines and across this VM's changes of speed."""

@@ -173,18 +173,11 @@ class Bench:
             sweep.run(driver)
 
     def _common_rate(self) -> float:
-        """The steady rate: a fraction of the lower end of the lowest capacity's interval, so
-        that one lucky search cannot push the common load into overload."""
-        runs = summary.scenario_runs(self.folder.path, self.config.slo_ms)
-        lows = []
-        for arch in self.config.archs:
-            mine = [s for k, s in runs.items() if k.startswith(f"capacity/{arch}/")]
-            figures = capacity.figures(mine)["capacity_rps"]
-            lows.append(figures.get("low") or figures["median"])
-        known = [m for m in lows if m]
-        if not known:
-            return self.config.fallback_rate
-        return round(min(known) * self.config.rate_fraction, 1)
+        """The steady rate (bench.analyse.capacity.common_rate), or the fallback rate."""
+        config = self.config
+        runs = summary.scenario_runs(self.folder.path, config.slo_ms)
+        rate = capacity.common_rate(runs, config.archs, config.rate_fraction)
+        return config.fallback_rate if rate is None else rate
 
     def _run_stack(self, arch: str, rep: int, scenarios: list[str]) -> None:
         name = f"rep{rep}-{scenarios[0]}"

@@ -19,6 +19,7 @@ import pytest
 
 from bench.analyse import capacity
 from bench.analyse import runs as analysis
+from bench.load.search import votes
 from bench.measure import resources
 from bench.run.locust_process import locust_command, start_locust, stop_group
 from bench.store.folder import SCHEMA_VERSION
@@ -82,9 +83,17 @@ def test_every_figure_agrees_with_the_raw_data(run_dir: Path) -> None:
         trials = capacity.trials(record, slo_ms)
         assert [asdict(t) for t in trials] == record["trials"] == run["steps"]
         assert len(trials) >= 2 and run == {**run, **capacity.summarize(record, slo_ms)}
-        # the search bracketed the knee: a failing trial above the capacity it found
-        assert run["capacity_high_rps"] is not None
-        assert run["capacity_rps"] is None or run["capacity_rps"] < run["capacity_high_rps"]
+        # the capacity and its bracket, or the bound it is, agree with the trials
+        rates = {t.rate: t.passed for t in trials}
+        bound, found, high = run["capacity_bound"], run["capacity_rps"], run["capacity_high_rps"]
+        assert bound in ("exact", "lower", "upper")
+        if bound == "exact":
+            assert found is not None and high is not None and found < high
+            assert votes(trials)[found] > 0
+        if bound == "lower":
+            assert found == max(rates) and all(rates.values()) == (high is None)
+        if bound == "upper":
+            assert found is None and not any(t.passed for t in trials)
         assert run["saturation_rps"] == record["estimate_rps"] > 0
         # the machine's speed was measured beside the search, and the capacity is read against it
         calibration = read(run_dir / "raw" / key / "calibration.json")
@@ -92,7 +101,7 @@ def test_every_figure_agrees_with_the_raw_data(run_dir: Path) -> None:
         if run["capacity_rps"] is not None:
             multiple = run["capacity_rps"] / calibration["pipeline_rps"]
             assert run["capacity_multiple"] == pytest.approx(multiple)
-        lows.append(summary["by_arch"][arch]["capacity"]["capacity_rps"]["low"])
+        lows.append(summary["by_arch"][arch]["capacity"]["capacity_rps"].get("low"))
     # the steady rate is the configured fraction of the lower end of the lower interval
     if all(lows):
         assert summary["rate_rps"] == pytest.approx(min(lows) * 0.5, abs=0.1)
@@ -151,15 +160,33 @@ def test_a_stalled_server_shows_in_intended_latency_not_in_service_time(
         os.kill(pid, signal.SIGCONT)
 
     record = steady_run(monolith_stack, tmp_path, stall)
-    measured = analysis.window(record, analysis.measured_bins(record))["all"]
-    # ~80 requests were due during the stall: all of them waited, as the schedule says ...
-    assert measured["intended_ms"]["p99"] > 400
-    # ... but only the two in flight were slow once sent
-    assert measured["service_ms"]["p99"] < 50
-    assert measured["service_ms"]["max"] > 400
-    assert measured["shed"] == 0 and measured["error_rate"] == 0
-    # the server stalled, not the generator: the run is valid
-    assert analysis.validity(record).valid, analysis.validity(record).reasons
+    bins = analysis.measured_bins(record)
+    measured = analysis.window(record, bins)["all"]
+    intended = analysis.merged(record, "intended", bins)
+    service = analysis.merged(record, "service", bins)
+    # ~80 requests were due during the stall: those due in its first 0.4 s waited at least
+    # 400 ms, as the schedule says (Poisson: about 40 of them) ...
+    assert slower_than(intended, 400) >= 20
+    # ... but once sent, only the requests holding the two in-flight slots were slow: the
+    # in-flight bound makes it so, whatever the machine's speed
+    assert 1 <= slower_than(service, 400) <= 2
+    # every request sent was answered correctly (a slow machine may shed some of the backlog)
+    assert measured["failed"] == 0
+    # the server stalled, not the generator: the waits for a slot count neither as a shortfall
+    # nor as the generator's slip
+    verdict = analysis.validity(record)
+    assert record["capped"] >= 20
+    assert not any("short of the scheduled" in r for r in verdict.reasons), verdict.reasons
+    assert verdict.late_p99_ms is not None and verdict.late_p99_ms < 400
+
+
+def slower_than(hist: Any, ms: float) -> int:
+    """How many recorded latencies exceed `ms` (HDR histogram, microseconds)."""
+    return sum(
+        item.count_at_value_iterated_to
+        for item in hist.get_recorded_iterator()
+        if item.value_iterated_to > ms * 1000
+    )
 
 
 def test_a_starved_generator_makes_the_run_invalid(monolith_stack: Stack, tmp_path: Path) -> None:

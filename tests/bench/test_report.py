@@ -20,6 +20,7 @@ from PIL import Image
 from bench.analyse import capacity as search
 from bench.analyse import cost
 from bench.analyse import runs as analysis
+from bench.analyse import summary as summaries
 from bench.measure import latency, resources
 from bench.report.document import to_markdown
 from bench.report.page import REPORT_HTML, REPORT_MD, document
@@ -159,21 +160,17 @@ def rebuilt(run_dir: Path) -> StoredRun:
     """The run's summary computed afresh from its raw records and samples."""
     meta, summary = read(run_dir / "meta.json"), read(run_dir / "summary.json")
     config = meta["config"]
-    runs = {}
-    for key, stored in summary["runs"].items():
-        record, used = raw(run_dir, key)
-        again = analysis.summarize(record, config["slo_ms"], used)
-        again.update(arch=stored["arch"], rep=stored["rep"], budget=stored["budget"])
-        runs[key] = json.loads(json.dumps(again))
-    capacities = [
-        analysis.spread(
-            [r["capacity_rps"] for k, r in runs.items() if k.startswith(f"capacity/{a}/")]
-        )
-        for a in config["archs"]
-    ]
-    rate = round(min(c["median"] for c in capacities if c["median"]) * config["rate_fraction"], 1)
+    runs = json.loads(json.dumps(summaries.scenario_runs(run_dir, config["slo_ms"])))
     by_arch = analysis.aggregate(runs, config["archs"], config["scenarios"])
-    again = {**summary, "rate_rps": rate, "runs": runs, "by_arch": json.loads(json.dumps(by_arch))}
+    search.extend(by_arch, runs)
+    rate = search.common_rate(runs, config["archs"], config["rate_fraction"])
+    again = {
+        **summary,
+        "rate_rps": rate,
+        "runs": runs,
+        "by_arch": json.loads(json.dumps(by_arch)),
+        "ratios": json.loads(json.dumps(search.ratios(runs, config["archs"]))),
+    }
     return StoredRun(run_dir, meta, again)
 
 
