@@ -97,10 +97,11 @@ def per_round(fig: Figure, digits: int = 3, scale: float = 1.0) -> str:
     return " ".join(f"{v * scale:.{digits}f}" for v in fig.values) or NOT_AVAILABLE
 
 
-def legend(figures: Sequence[Figure], rounds: int) -> list[str]:
-    """How the intervals were made, and a red line naming the figures whose rounds disagree."""
+def legend(figures: Sequence[Figure], over: str) -> list[str]:
+    """How the intervals were made (`over`: of what, e.g. "8 interleaved rounds"), and a red line
+    naming the figures whose rounds disagree."""
     lines = [
-        f"median (low–high) over {rounds} interleaved rounds: percentile bootstrap "
+        f"median (low–high) over {over}: percentile bootstrap "
         f"{CONFIDENCE:.0%} interval of the median (seed {SEED}; with fewer than 3 rounds, their "
         "range); a ratio is the median of its per-round ratios, both sides from the same round"
     ]

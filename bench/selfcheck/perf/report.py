@@ -153,7 +153,7 @@ def figures(result: PerfResult) -> Table:
 def conditions(result: PerfResult, payloads: int) -> list[str]:
     """How the figures were taken, with the exact commands."""
     config = result.config
-    lines = legend(ratios(result), config.rounds)
+    lines = legend(ratios(result), f"{config.rounds} interleaved rounds")
     for stack, hops in result.hop_ms.items():
         if hops:
             text = ", ".join(f"{n} {statistics.median(v):.3f}" for n, v in hops.items())
