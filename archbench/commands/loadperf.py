@@ -25,10 +25,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> None:
     from bench.selfcheck.loadperf import LoadPerfConfig, main
 
-    require_tools("loadperf")
     for flag, value in (("--repeat", args.repeat), ("--rounds", args.rounds)):
         if value < 1:
             raise UserError(f"{flag} must be 1 or more, not {value}")
+    require_tools("loadperf")
     config = LoadPerfConfig(
         rate=args.rate,
         cost_s=args.seconds,

@@ -29,7 +29,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("--connections", type=int, default=8, help="wrk connections (closed loop)")
     parser.add_argument(
-        "--port", type=int, default=8800, help="monolith port; micro uses port+10.."
+        "--port",
+        type=int,
+        default=8800,
+        help="the first stack's port; the next ones +10 each, then the floor server",
     )
     parser.set_defaults(func=run)
 
@@ -37,12 +40,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> None:
     from bench.selfcheck.perf import PerfConfig, main
 
-    require_tools("perf", hint=" (apt-get install)")
     for flag, value in (("--rounds", args.rounds), ("--requests", args.requests)):
         if value < 1:
             raise UserError(f"{flag} must be 1 or more, not {value}")
     if args.wrk_seconds < 1 or args.in_process_seconds <= 0:
         raise UserError("--wrk-seconds must be 1 or more and --in-process-seconds above 0")
+    require_tools("perf", hint=" (apt-get install)")
     config = PerfConfig(
         model_dir=args.model_dir,
         rounds=args.rounds,

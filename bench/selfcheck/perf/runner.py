@@ -185,7 +185,8 @@ def _warm_up(
     say(f"warm-up: {config.warmup} requests and {config.wrk_warmup_seconds} s of wrk per stack")
     with pinned(result.generator_cpus):
         for name, stack in stacks.items():
-            sequential(connections[name], stack, payloads, config.warmup)
+            if config.warmup > 0:
+                sequential(connections[name], stack, payloads, config.warmup)
             if config.wrk_warmup_seconds > 0:
                 command = _wrk_command(result, stack, script, config.wrk_warmup_seconds)
                 wrk.run(command, config.wrk_warmup_seconds)
