@@ -125,6 +125,9 @@ def conditions(result: LoadPerfResult) -> list[str]:
             )
         lines.append(f"{arch}: {'; '.join(parts)}")
     lines.append(
+        f"saturation: {config.rounds} rounds per stack of Locust users ({config.saturation_s} s), "
+        f"wrk ({config.wrk_s} s) and the capacity probe ({config.probe_s:g} s), in that order "
+        "and reversed in turn (ABBA); "
         f"Locust users' req/s: record bins from {config.skip_s:g} s to the last full one; "
         "probe: the record's estimate_rps; stack CPU-ms/request: cgroup CPU over each whole run "
         "/ its requests (start-up included)"
