@@ -154,6 +154,10 @@ def conditions(result: PerfResult, payloads: int) -> list[str]:
     """How the figures were taken, with the exact commands."""
     config = result.config
     lines = legend(ratios(result), f"{config.rounds} interleaved rounds")
+    lines.append(
+        f"hop tax = (stack − {BASELINE}) / {HOPS} hops, per round, of the sequential p50 or CPU "
+        "per request; floor = one bare round trip (below), the same round"
+    )
     for stack, hops in result.hop_ms.items():
         if hops:
             text = ", ".join(f"{n} {statistics.median(v):.3f}" for n, v in hops.items())
