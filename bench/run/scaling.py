@@ -21,9 +21,9 @@ summary.json key `scaling`:
                                                "raw", "start", "valid", "capacity_noisy"]}]}
 
 Figures are medians over repetitions. `capacity_rps` is the capacity the search found,
-`fail_rps` the lowest failing trial above every passing one (the measurement brackets the true capacity between
-the two), `p99_ms` the p99 at capacity, `memory_bytes` the stack cgroup's peak during the
-capacity run, `idle_*` the footprint at rest after start (cgroup memory; summed RSS).
+`fail_rps` the lowest failing trial above every passing one (the measurement brackets the true
+capacity between the two), `p99_ms` the p99 at capacity, `memory_bytes` the stack cgroup's peak
+during the capacity run, `idle_*` the footprint at rest after start (cgroup memory; summed RSS).
 `*_added_bytes` are relative to the one-replica point.
 """
 
