@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from archbench.commands.tools import require_tools
+from pipeline.errors import UserError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -14,6 +15,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--rate", type=float, default=2500.0, help="cost runs' req/s")
     parser.add_argument("--seconds", type=float, default=3.0, help="measured s per cost run")
     parser.add_argument("--repeat", type=int, default=4, help="cost runs of each kind")
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="rounds of Locust against wrk on each stack"
+    )
     parser.add_argument("--port", type=int, default=8900, help="monolith port; micro: port+10..")
     parser.set_defaults(func=run)
 
@@ -21,8 +25,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> None:
     from bench.selfcheck.loadperf import LoadPerfConfig, main
 
+    for flag, value in (("--repeat", args.repeat), ("--rounds", args.rounds)):
+        if value < 1:
+            raise UserError(f"{flag} must be 1 or more, not {value}")
     require_tools("loadperf")
     config = LoadPerfConfig(
-        rate=args.rate, cost_s=args.seconds, repeats=args.repeat, base_port=args.port
+        rate=args.rate,
+        cost_s=args.seconds,
+        repeats=args.repeat,
+        rounds=args.rounds,
+        base_port=args.port,
     )
     main(config)

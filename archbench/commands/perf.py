@@ -6,21 +6,33 @@ import argparse
 from pathlib import Path
 
 from archbench.commands.tools import require_tools
+from pipeline.errors import UserError
 from pipeline.paths import DEFAULT_MODEL_DIR
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
-        "perf", help="per-hop tax of the microservices; monolith peak vs in-process"
+        "perf",
+        help="per-hop tax of the microservices and its floor; monolith peak vs in-process",
     )
     parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
-    parser.add_argument("--requests", type=int, default=3000, help="sequential requests per stack")
-    parser.add_argument("--rounds", type=int, default=6, help="turns the stacks take at low load")
+    parser.add_argument("--rounds", type=int, default=8, help="interleaved rounds (ABBA)")
+    parser.add_argument(
+        "--requests", type=int, default=400, help="sequential requests per stack and round"
+    )
     parser.add_argument("--warmup", type=int, default=300, help="requests before measuring")
-    parser.add_argument("--wrk-seconds", type=int, default=10, help="duration of each wrk run")
+    parser.add_argument(
+        "--wrk-seconds", type=int, default=3, help="each stack's wrk window per round"
+    )
+    parser.add_argument(
+        "--in-process-seconds", type=float, default=1.0, help="in-process run per round"
+    )
     parser.add_argument("--connections", type=int, default=8, help="wrk connections (closed loop)")
     parser.add_argument(
-        "--port", type=int, default=8800, help="monolith port; micro uses port+10.."
+        "--port",
+        type=int,
+        default=8800,
+        help="the first stack's port; the next ones +10 each, then the floor server",
     )
     parser.set_defaults(func=run)
 
@@ -28,13 +40,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> None:
     from bench.selfcheck.perf import PerfConfig, main
 
+    for flag, value in (("--rounds", args.rounds), ("--requests", args.requests)):
+        if value < 1:
+            raise UserError(f"{flag} must be 1 or more, not {value}")
+    if args.wrk_seconds < 1 or args.in_process_seconds <= 0:
+        raise UserError("--wrk-seconds must be 1 or more and --in-process-seconds above 0")
     require_tools("perf", hint=" (apt-get install)")
     config = PerfConfig(
         model_dir=args.model_dir,
-        requests=args.requests,
         rounds=args.rounds,
+        requests=args.requests,
         warmup=args.warmup,
         wrk_seconds=args.wrk_seconds,
+        in_process_seconds=args.in_process_seconds,
         wrk_connections=args.connections,
         base_port=args.port,
     )

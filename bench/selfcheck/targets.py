@@ -1,12 +1,16 @@
 """A self-check's figures against their targets, as a printed table: its columns, each row's
-verdict."""
+verdict (of a single figure, or of a median with its interval)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from rich.table import Table
 
 from bench.report.console import NOT_AVAILABLE, table
 
+# A target the interval straddles: within the noise, neither met nor missed.
+NOISE = "within noise"
 COLUMNS = ("figure", "measured", "target", "result", "from")
 
 
@@ -20,3 +24,18 @@ def verdict(passed: bool | None) -> str:
     if passed is None:
         return f"[yellow]{NOT_AVAILABLE}[/]"
     return "[green]PASS[/]" if passed else "[red]FAIL[/]"
+
+
+def interval_verdict(
+    interval: tuple[float, float, float] | None, passes: Callable[[float], bool]
+) -> str:
+    """PASS when the whole interval (median, low, high) meets the target, FAIL when none of it
+    does, else "noise": the rounds do not settle which side of the target the figure is on."""
+    if interval is None:
+        return verdict(None)
+    met = [passes(v) for v in interval]
+    if all(met):
+        return verdict(True)
+    if not any(met):
+        return verdict(False)
+    return f"[yellow]{NOISE}[/]"

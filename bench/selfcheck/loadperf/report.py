@@ -3,15 +3,18 @@ taken, with the exact commands."""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
+from functools import partial
 
 from rich.table import Table
 
 from bench.analyse import runs as analysis
-from bench.report.console import NOT_AVAILABLE, median_range, number, share
+from bench.report.console import NOT_AVAILABLE, median_range, share
 from bench.selfcheck.conditions import MAX_FOREIGN_SHARE, budget_text, cpu_list, skew_warning
 from bench.selfcheck.loadperf.result import PROBE, USERS, WRK, CostRun, LoadPerfResult
-from bench.selfcheck.targets import targets_table, verdict
+from bench.selfcheck.rounds import Figure, cell, figure, legend, paired, per_round
+from bench.selfcheck.targets import interval_verdict, targets_table, verdict
 
 MAX_GENERATOR_US_PER_REQUEST = 150.0
 MAX_CAPTURE_COST = 0.05
@@ -19,22 +22,37 @@ MAX_WRK_GAP = 0.15
 
 
 def capture_costs(costs: Sequence[CostRun]) -> list[float]:
-    """Per repetition: CPU per logged request with capture over without, minus one."""
-    with_ = [c for c in costs if c.capture]
-    without = [c for c in costs if not c.capture]
-    return [w.us_per_logged / n.us_per_logged - 1 for w, n in zip(with_, without, strict=True)]
+    """Per pair: CPU per logged request with capture over without, minus one."""
+    return [r - 1 for r in capture_figure(costs).values]
+
+
+def capture_figure(costs: Sequence[CostRun]) -> Figure:
+    """CPU per logged request with capture over without, per pair (the pairs are ABBA)."""
+    with_ = [c.us_per_logged for c in costs if c.capture]
+    without = [c.us_per_logged for c in costs if not c.capture]
+    return paired("with / without capture", with_, without)
+
+
+def wrk_figures(result: LoadPerfResult) -> list[Figure]:
+    """Per stack, each Locust load's req/s over wrk's of the same round."""
+    out = []
+    for arch, loads in result.saturation.items():
+        served = [load.rps for load in loads[WRK]]
+        for name in (USERS, PROBE):
+            out.append(paired(f"{arch}: {name} / wrk", [x.rps for x in loads[name]], served))
+    return out
 
 
 def targets(result: LoadPerfResult) -> Table:
-    """Every figure against its target."""
-    table = targets_table("load generator targets (median (min–max) over runs)")
+    """Every figure against its target, judged on its interval."""
+    table = targets_table("load generator targets (median (95% interval) over runs)")
     captured = [c for c in result.costs if c.capture]
-    us = analysis.spread([c.us_per_request for c in captured])
+    us = figure("generator CPU per request", [c.us_per_request for c in captured])
     table.add_row(
-        "generator CPU per request",
-        f"{median_range(us)} µs",
+        us.name,
+        f"{cell(us, 1)} µs",
         f"≤ {MAX_GENERATOR_US_PER_REQUEST:g} µs",
-        verdict(None if us["median"] is None else us["median"] <= MAX_GENERATOR_US_PER_REQUEST),
+        interval_verdict(us.interval, partial(operator.ge, MAX_GENERATOR_US_PER_REQUEST)),
         f"record's generator_cpu_s / sent in measured bins, {len(captured)} runs at "
         f"{result.config.rate:g} req/s",
     )
@@ -44,7 +62,7 @@ def targets(result: LoadPerfResult) -> Table:
         median_range(analysis.spread(shares), 100, 0) + " %",
         f"< {analysis.MAX_GENERATOR_CPU_SHARE:.0%}",
         verdict(max(shares) < analysis.MAX_GENERATOR_CPU_SHARE if shares else None),
-        "generator_cpu_s / measured_wall_s",
+        "generator_cpu_s / measured_wall_s, median (min–max), every run",
     )
     valid = sum(1 for c in captured if c.validity is not None and c.validity.valid)
     table.add_row(
@@ -54,28 +72,23 @@ def targets(result: LoadPerfResult) -> Table:
         verdict(valid == len(captured)),
         "analysis.validity: generator CPU, achieved vs scheduled rate, send delay, other work",
     )
-    costs = analysis.spread(capture_costs(result.costs))
+    costs = capture_figure(result.costs)
     table.add_row(
-        "exact-latency capture cost",
-        median_range(costs, 100) + " %",
-        f"≤ {MAX_CAPTURE_COST:.0%}",
-        verdict(None if costs["median"] is None else costs["median"] <= MAX_CAPTURE_COST),
-        "CPU per request with / without --no-latency-capture − 1, per pair; requests "
-        "from Locust's JSON in the measured window",
+        "exact-latency capture: CPU " + costs.name,
+        cell(costs),
+        f"≤ {1 + MAX_CAPTURE_COST:g}",
+        interval_verdict(costs.interval, partial(operator.ge, 1 + MAX_CAPTURE_COST)),
+        "CPU per request with / without --no-latency-capture, per pair; requests from "
+        "Locust's JSON in the measured window",
     )
-    for arch, loads in result.saturation.items():
-        served = loads[WRK].rps or 0.0
-        for name in (USERS, PROBE):
-            rps = loads[name].rps
-            ratio = rps / served if rps is not None and served else None
-            table.add_row(
-                f"{arch}: {name} / wrk",
-                number(ratio, 3, missing=NOT_AVAILABLE),
-                f"1 ± {MAX_WRK_GAP:.0%}",
-                verdict(None if ratio is None else abs(ratio - 1) <= MAX_WRK_GAP),
-                f"{0 if rps is None else rps:,.0f} / {served:,.0f} req/s; "
-                f"{result.config.connections} connections, closed loop, same stack",
-            )
+    for fig in wrk_figures(result):
+        table.add_row(
+            fig.name,
+            cell(fig),
+            f"1 ± {MAX_WRK_GAP:.0%}",
+            interval_verdict(fig.interval, lambda r: abs(r - 1) <= MAX_WRK_GAP),
+            f"per round; {result.config.connections} connections, closed loop, same stack",
+        )
     return table
 
 
@@ -96,37 +109,39 @@ def conditions(result: LoadPerfResult) -> list[str]:
         )
     costs = capture_costs(result.costs)
     if costs:
-        straddles = min(costs) <= MAX_CAPTURE_COST < max(costs)
-        lines.append(
-            f"capture cost per pair: {', '.join(f'{c:.1%}' for c in costs)}"
-            + (" — the spread straddles the target: within noise" if straddles else "")
-        )
+        lines.append(f"capture cost per pair: {', '.join(f'{c:.1%}' for c in costs)}")
     for arch, loads in result.saturation.items():
         parts = []
-        for name, load in loads.items():
-            sut_ms = result.sut_ms_per_request(f"{arch} {name}", load)
-            generator = load.generator_share
+        for name, runs in loads.items():
+            rps = figure(name, [load.rps for load in runs])
+            generator = figure(name, [load.generator_share for load in runs])
+            sut_ms = figure(name, [load.sut_ms_per_request for load in runs])
             parts.append(
-                f"{name} {load.rps or 0:,.0f} req/s ({load.failed} failed"
-                + ("" if generator is None else f", generator CPU {generator:.0%}")
-                + ("" if sut_ms is None else f", stack {sut_ms:.2f} CPU-ms/request")
+                f"{name} {cell(rps, 0)} req/s, per round {per_round(rps, 0)} "
+                f"({sum(load.failed for load in runs)} failed"
+                + ("" if generator.median is None else f", generator CPU {generator.median:.0%}")
+                + ("" if sut_ms.median is None else f", stack {sut_ms.median:.2f} CPU-ms/request")
                 + ")"
             )
         lines.append(f"{arch}: {'; '.join(parts)}")
     lines.append(
+        f"saturation: {config.rounds} rounds per stack of Locust users ({config.saturation_s} s), "
+        f"wrk ({config.wrk_s} s) and the capacity probe ({config.probe_s:g} s), in that order "
+        "and reversed in turn (ABBA); "
         f"Locust users' req/s: record bins from {config.skip_s:g} s to the last full one; "
         "probe: the record's estimate_rps; stack CPU-ms/request: cgroup CPU over each whole run "
         "/ its requests (start-up included)"
     )
+    worst = {phase: _worst(shares) for phase, shares in result.foreign.items()}
     foreign = ", ".join(
-        f"{phase} {g:.0%}/{share(s, NOT_AVAILABLE)}" for phase, (g, s) in result.foreign.items()
+        f"{phase} {g:.0%}/{share(s, NOT_AVAILABLE)}" for phase, (g, s) in worst.items()
     )
-    lines.append(f"CPU taken by other work (generator CPU/SUT CPU) during: {foreign}")
+    lines.append(f"CPU taken by other work (generator CPU/SUT CPU), worst run: {foreign}")
     commands = {
         f"cost {'with' if c.capture else 'without'} capture": c.command for c in result.costs
     }
     for arch, loads in result.saturation.items():
-        commands.update({f"{arch} {name}": load.command for name, load in loads.items()})
+        commands.update({f"{arch} {name}": runs[0].command for name, runs in loads.items() if runs})
     lines += [f"{name}: {' '.join(argv)}" for name, argv in commands.items()]
     lines.append(
         f"Locust runs are pinned to CPU {gen} (sched_setaffinity); payloads: seed {config.seed}; "
@@ -136,7 +151,14 @@ def conditions(result: LoadPerfResult) -> list[str]:
     )
     skewed = [
         phase
-        for phase, (g, s) in result.foreign.items()
+        for phase, (g, s) in worst.items()
         if g > MAX_FOREIGN_SHARE or (s or 0) > MAX_FOREIGN_SHARE
     ]
-    return lines + skew_warning(skewed, "a CPU")
+    figures = [capture_figure(result.costs), *wrk_figures(result)]
+    over = f"{config.repeats} ABBA pairs of cost runs, or {config.rounds} interleaved rounds"
+    return lines + legend(figures, over) + skew_warning(skewed, "a CPU")
+
+
+def _worst(shares: Sequence[tuple[float, float | None]]) -> tuple[float, float | None]:
+    sut = [s for _, s in shares if s is not None]
+    return max(g for g, _ in shares), max(sut) if sut else None

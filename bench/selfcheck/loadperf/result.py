@@ -28,10 +28,13 @@ class LoadPerfConfig:
     # Pairs of cost runs, with capture and without; even, as the pairs alternate which goes first
     repeats: int = 4
     max_in_flight: int = 64
-    saturation_s: int = 10
+    # Rounds of the saturation loads on each stack, in alternating order (ABBA)
+    rounds: int = 4
+    saturation_s: int = 6  # of each Locust users' run, whose first skip_s are left out
+    wrk_s: int = 3
     connections: int = 8  # wrk connections = Locust users = probe workers
     skip_s: float = 2.0  # of the closed-loop Locust run, left out of its throughput
-    probe_s: float = 4.0
+    probe_s: float = 3.0
     seed: int = 1
     base_port: int = 8900
 
@@ -71,6 +74,7 @@ class Load:
     requests: int  # over the whole run, start-up included (what the stack's CPU was spent on)
     failed: int
     generator_share: float | None = None  # the generator's CPU share, where the record has it
+    sut_ms_per_request: float | None = None  # the stack's cgroup CPU over the whole run / requests
 
 
 @dataclass
@@ -83,12 +87,8 @@ class LoadPerfResult:
     generator_cpus: list[int]
     applied: dict[str, Applied | None] = field(default_factory=dict)
     costs: list[CostRun] = field(default_factory=list)
-    saturation: dict[str, dict[str, Load]] = field(default_factory=dict)
-    # Per phase: share of the generator CPU, and of the SUT CPU, busy with other work.
-    foreign: dict[str, tuple[float, float | None]] = field(default_factory=dict)
-    # Per phase: CPU the stack used (cgroup only).
-    sut_used_ns: dict[str, int] = field(default_factory=dict)
-
-    def sut_ms_per_request(self, phase: str, load: Load) -> float | None:
-        used = self.sut_used_ns.get(phase)
-        return used / load.requests / 1e6 if used is not None and load.requests else None
+    # Per stack and load: one run per round.
+    saturation: dict[str, dict[str, list[Load]]] = field(default_factory=dict)
+    # Per phase (a kind of run): each run's share of the generator CPU, and of the SUT CPU, busy
+    # with other work.
+    foreign: dict[str, list[tuple[float, float | None]]] = field(default_factory=dict)

@@ -1,6 +1,6 @@
-"""Runs `archbench loadperf`: the cost runs on the monolith, then each stack at saturation under
-Locust users, wrk and the capacity probe, every phase watched for other work; and its entry,
-which prints the report."""
+"""Runs `archbench loadperf`: the cost runs on the monolith in pairs, then each stack at saturation
+under Locust users, wrk and the capacity probe in interleaved rounds, every run watched for other
+work; and its entry, which prints the report."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from bench.selfcheck.loadperf.result import (
     LoadPerfConfig,
     LoadPerfResult,
 )
+from bench.selfcheck.rounds import run_rounds
 from pipeline.paths import DEFAULT_MODEL_DIR, LOG_ROOT
 from stack.budget import generator_cpus, sut_cpus
 from stack.runner import Stack, terminate_as_interrupt
@@ -48,26 +49,29 @@ def _own_cpu_ns() -> int:
 
 
 @contextmanager
-def watched(result: LoadPerfResult, phase: str, stack: Stack) -> Iterator[None]:
+def watched(result: LoadPerfResult, phase: str, stack: Stack) -> Iterator[list[int]]:
     """Run the block pinned to the generator CPU; record the share of each CPU that went to
-    other work than the load (this process and its children) and the stack."""
+    other work than the load (this process and its children) and the stack. The list it gives
+    holds, after the block, the CPU the stack used in it (cgroup only)."""
     gen_before, sut_before = Ticks.read(result.generator_cpus), Ticks.read(result.sut_cpus)
     own_before, used_before = _own_cpu_ns(), stack.confinement.cpu_usage_ns()
+    used: list[int] = []
     with pinned(result.generator_cpus):
-        yield
+        yield used
     used_after = stack.confinement.cpu_usage_ns()
     generator = foreign_share(
         gen_before, Ticks.read(result.generator_cpus), _own_cpu_ns() - own_before
     )
     sut = None
     if used_before is not None and used_after is not None:
-        result.sut_used_ns[phase] = used_after - used_before
+        used.append(used_after - used_before)
         sut = foreign_share(sut_before, Ticks.read(result.sut_cpus), used_after - used_before)
-    result.foreign[phase] = (generator, sut)
+    result.foreign.setdefault(phase, []).append((generator, sut))
 
 
 def run(config: LoadPerfConfig, progress: Callable[[str], None] | None = None) -> LoadPerfResult:
-    """The cost runs on the monolith, then each stack at saturation under wrk and archbench."""
+    """The cost runs on the monolith, then each stack at saturation under Locust users, wrk and
+    the capacity probe in interleaved rounds."""
     say = progress or (lambda _: None)
     budget = Budget()
     out = LOG_ROOT / "loadperf" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
@@ -96,15 +100,15 @@ def run(config: LoadPerfConfig, progress: Callable[[str], None] | None = None) -
 def _costs(result: LoadPerfResult, stack: Stack, say: Callable[[str], None]) -> None:
     config = result.config
     for rep in range(config.repeats):
-        # Alternate which goes first so that a drift of the machine hits both alike.
+        # Alternate which goes first (ABBA) so that a drift of the machine hits both alike.
         for capture in (True, False) if rep % 2 == 0 else (False, True):
-            label = f"cost {'with' if capture else 'without'} capture {rep + 1}"
-            say(f"monolith: {label}, {config.rate:g} req/s open loop")
+            label = f"cost {'with' if capture else 'without'} capture"
+            say(f"monolith: {label} {rep + 1}, {config.rate:g} req/s open loop")
             out = result.out / "monolith" / f"cost-{'capture' if capture else 'none'}-{rep + 1}"
             with watched(result, label, stack):
                 cost = cost_run(stack.url, out, config, capture, result.generator_cpus)
             if capture:
-                generator, sut = result.foreign[label]
+                generator, sut = result.foreign[label][-1]
                 record = json.loads((out / "latency.json").read_text())
                 foreign = {"generator_foreign_share": generator, "sut_foreign_share": sut}
                 cost = replace(cost, validity=analysis.validity(record, foreign))
@@ -113,22 +117,41 @@ def _costs(result: LoadPerfResult, stack: Stack, say: Callable[[str], None]) -> 
 
 def _saturation(
     result: LoadPerfResult, stack: Stack, arch: str, script: Path, say: Callable[[str], None]
-) -> dict[str, Load]:
+) -> dict[str, list[Load]]:
+    """Locust users, wrk and the capacity probe on one stack, in short alternating windows."""
     config, cpus, base = result.config, result.generator_cpus, result.out / arch
-    loads: dict[str, Load] = {}
-    say(f"{arch}: {config.connections} Locust users for {config.saturation_s} s")
-    with watched(result, f"{arch} {USERS}", stack):
-        loads[USERS] = users_run(stack.url, base / "users", config, cpus)
-    say(f"{arch}: wrk for {config.saturation_s} s")
-    command = wrk.command(
-        stack.url + "/predict", script, config.saturation_s, 1, config.connections, cpus
+    loads: dict[str, list[Load]] = {USERS: [], WRK: [], PROBE: []}
+    wrk_command = wrk.command(
+        stack.url + "/predict", script, config.wrk_s, 1, config.connections, cpus
     )
-    with watched(result, f"{arch} {WRK}", stack):
-        peak = wrk.run(command, config.saturation_s)
-    loads[WRK] = Load(command, peak.requests_per_s, peak.requests, peak.bad_responses)
-    say(f"{arch}: capacity probe for {config.probe_s:g} s")
-    with watched(result, f"{arch} {PROBE}", stack):
-        loads[PROBE] = probe_run(stack.url, base / "probe", config, cpus)
+
+    def users(r: int) -> Load:
+        return users_run(stack.url, base / f"users-{r + 1}", config, cpus)
+
+    def probe(r: int) -> Load:
+        return probe_run(stack.url, base / f"probe-{r + 1}", config, cpus)
+
+    def closed_loop(_: int) -> Load:
+        peak = wrk.run(wrk_command, config.wrk_s)
+        return Load(wrk_command, peak.requests_per_s, peak.requests, peak.bad_responses)
+
+    def step(name: str, measure: Callable[[int], Load]) -> Callable[[int], None]:
+        def measured(r: int) -> None:
+            with watched(result, f"{arch} {name}", stack) as used:
+                load = measure(r)
+            if used and load.requests:
+                load = replace(load, sut_ms_per_request=used[0] / load.requests / 1e6)
+            loads[name].append(load)
+
+        return measured
+
+    # Locust users go first: their unmeasured first seconds warm the stack up for all three.
+    steps = {USERS: step(USERS, users), WRK: step(WRK, closed_loop), PROBE: step(PROBE, probe)}
+    say(
+        f"{arch}: {config.rounds} rounds of Locust users {config.saturation_s} s, wrk "
+        f"{config.wrk_s} s and the capacity probe {config.probe_s:g} s"
+    )
+    run_rounds(steps, config.rounds, lambda message: say(f"{arch}: {message}"))
     return loads
 
 

@@ -1,10 +1,13 @@
-"""`archbench perf`: the microservices' tax per hop at low load, and the monolith's peak throughput
+"""`archbench perf`: the microservices' tax per hop at low load, against the monolith and against
+the floor a bare hop reaches on this machine; the stacks' peaks under wrk; and the monolith's peak
 against the in-process pipeline on the same single CPU.
 
-The load comes from the load generator's CPU (this process, and `wrk` under `taskset`); the stacks
-and the in-process run use the system-under-test CPU. Figures are printed, not asserted: they
-depend on the machine. `result` holds what is measured, `runner` measures it and is the entry,
-`report` prints it.
+Every side of every ratio is measured in the same short rounds, in alternating order, and each
+ratio is the median of its per-round ratios with a bootstrap interval. The load comes from the
+load generator's CPU (this process, and `wrk` under `taskset`); the stacks, the floor (server and
+client) and the in-process run use the system-under-test CPU. Figures are printed, not asserted:
+they depend on the machine. `result` holds what is measured and which stacks, `floor` the bare
+hop, `runner` measures in rounds and is the entry, `report` prints it.
 """
 
 from bench.selfcheck.perf.result import PerfConfig

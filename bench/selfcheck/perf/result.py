@@ -1,62 +1,86 @@
-"""What `archbench perf` is configured with and what it measured, with its conditions."""
+"""What `archbench perf` is configured with, which stacks it measures, and what it measured in
+each round, with its conditions."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from bench.selfcheck.conditions import cpu_list
 from bench.selfcheck.wrk import Peak
 from serving.api import ENDPOINTS
 from stack.budget import Applied
+from stack.runner import Stack
+from stack.topology import Budget
 
 PREDICT = next(e for e in ENDPOINTS if e.path == "/predict")
 # The gateway calls each stage service of /predict once: that many hops per request.
 HOPS = len(PREDICT.stages)
-ARCHITECTURES = ("monolith", "micro")
+# The stacks measured, by name: each starts on a base port within a budget. The first is the
+# baseline every other one's hop tax and peak are taken against. Adding a stack is a line here.
+StackFactory = Callable[[int, Budget], Stack]
+STACKS: Mapping[str, StackFactory] = {
+    "monolith": partial(Stack, "monolith"),
+    "micro": partial(Stack, "micro"),
+}
+BASELINE = next(iter(STACKS))
+# The bare round trip through the gateway's client to a minimal app (perf.floor).
+FLOOR = "floor"
+IN_PROCESS = "in-process"
 
 
 @dataclass(frozen=True)
 class PerfConfig:
-    """What `archbench perf` runs; the defaults keep the whole run under about two minutes."""
+    """What `archbench perf` runs; the defaults keep the whole run to about two minutes."""
 
     model_dir: Path
-    requests: int = 3000
-    rounds: int = 6
+    rounds: int = 8
+    requests: int = 400  # sequential requests per stack (and to the floor) in each round
     warmup: int = 300
-    wrk_seconds: int = 10
+    wrk_seconds: int = 3
+    wrk_warmup_seconds: int = 1
     wrk_threads: int = 1
     wrk_connections: int = 8
-    in_process_seconds: float = 4.0
+    in_process_seconds: float = 1.0
     base_port: int = 8800
 
 
 @dataclass(frozen=True)
-class LowLoad:
-    """Sequential single-record requests: client-side latency and the stack's CPU per request."""
+class Sample:
+    """One round's sequential single-record requests to one side: client-side latency and the
+    side's CPU per request (its cgroup; None without one)."""
 
     requests: int
     p50_ms: float
     p99_ms: float
     cpu_ms_per_request: float | None
-    hop_ms: dict[str, float]  # median of each `<stage>-hop` Server-Timing entry
 
 
 @dataclass
 class PerfResult:
-    """Everything one `archbench perf` measured, with its conditions."""
+    """Everything one `archbench perf` measured, round by round, with its conditions."""
 
     config: PerfConfig
     sut_cpus: list[int]
     generator_cpus: list[int]
     applied: Applied | None = None
-    in_process_rps: float = 0.0
-    low: dict[str, LowLoad] = field(default_factory=dict)
-    peaks: dict[str, Peak] = field(default_factory=dict)
-    # Share of the SUT CPU busy with work outside the measurement, per phase.
-    foreign: dict[str, float] = field(default_factory=dict)
+    steps: list[str] = field(default_factory=list)  # what a round measures, in its order
+    in_process_rps: list[float] = field(default_factory=list)
+    # Per stack, and the floor: one sample per round.
+    low: dict[str, list[Sample]] = field(default_factory=dict)
+    # Per stack: one wrk window per round.
+    peaks: dict[str, list[Peak]] = field(default_factory=dict)
+    # Per `<stage>-hop` Server-Timing entry of the stacks that have them, every value seen.
+    hop_ms: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    # Per step: the share of the SUT CPU busy with work outside the measurement, each round.
+    foreign: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def stacks(self) -> list[str]:
+        return list(self.peaks)
 
 
 def in_process_argv(config: PerfConfig, cpus: Sequence[int]) -> list[str]:
