@@ -150,7 +150,9 @@ def test_a_dead_stage_before_validation_fails_fast_without_fallback(resilient: S
     codes = [json.loads(a.body)["error"] for a, _ in calls]
     assert all(a.status == 503 for a, _ in calls) and codes[-1] == "circuit_open", codes
     assert all(json.loads(a.body)["stage"] == "ingest" for a, _ in calls)
-    assert all(elapsed < TIMEOUT_S for _, elapsed in calls)
+    # refused or cut short by the breaker, never a wait for the stage timeout (which would name
+    # itself: stage_timeout), whatever the machine's speed
+    assert "stage_timeout" not in codes
 
 
 def test_the_retry_budget_bounds_retries_to_a_share_of_calls() -> None:

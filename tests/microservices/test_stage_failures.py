@@ -61,7 +61,8 @@ def test_a_hung_stage_gives_504_within_the_timeout(stack: Stack) -> None:
     finally:
         os.kill(features.pid, signal.SIGCONT)
     assert status == 504 and body["stage"] == "features" and body["error"] == "stage_timeout"
-    assert TIMEOUT_S * 0.9 < elapsed < TIMEOUT_S + 1.0
+    # not before the timeout; after it, however slow the machine, well before the client's 10 s
+    assert TIMEOUT_S * 0.9 < elapsed < TIMEOUT_S + 5.0
     # once the stage resumes, the gateway serves again
     deadline = time.monotonic() + 5
     while (status := timed_predict(stack)[0]) != 200 and time.monotonic() < deadline:
