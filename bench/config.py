@@ -26,7 +26,10 @@ COST_PARTS = ("scaling", "sweep")
 # The bench's scenarios: the load shapes, the fault runs (steady load plus one fault each), and
 # the cost parts.
 BENCH_SCENARIOS = (*SCENARIOS, faults.SCENARIO, *COST_PARTS)
-DEFAULT_SCENARIOS = (*SCENARIOS, faults.SCENARIO)
+# The closed-loop ramp tells nothing the open-loop scenarios do not, and costs about a minute of
+# the default run that the capacity search needs: it runs in the full profile or when asked for.
+FULL_ONLY = ("ramp", *COST_PARTS)
+DEFAULT_SCENARIOS = (*(s for s in SCENARIOS if s not in FULL_ONLY), faults.SCENARIO)
 PROFILES = faults.PROFILES
 DEFAULT_PRICES = ROOT / "bench" / "prices.toml"
 
@@ -94,11 +97,13 @@ class BenchConfig:
 
     def runs(self, part: str) -> bool:
         """Whether a harness part (scaling, sweep) runs: asked for, or in the full profile."""
-        return part in self.scenarios or (self.profile == "full" and part in COST_PARTS)
+        return part in self.scenarios or (self.profile == "full" and part in FULL_ONLY)
 
     @property
     def locust_scenarios(self) -> tuple[str, ...]:
-        return tuple(s for s in self.scenarios if s in SCENARIOS)
+        return tuple(
+            s for s in SCENARIOS if s in self.scenarios or (s in FULL_ONLY and self.runs(s))
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

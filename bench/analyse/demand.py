@@ -4,7 +4,7 @@ and the no-queueing p99 of each architecture, and the CPU each hop costs.
 From summary.json: per service CPU-ms per request (`runs[capacity/...].resources`, near
 saturation, median over valid repetitions; steady runs when there is no capacity run), stage
 compute (Server-Timing means of the steady runs, weighted by the request mix), a low-load p99
-(steady runs; else the lowest capacity step), memory (the steady cgroup memory of `cost`, split
+(steady runs; else the lowest capacity trial), memory (the steady cgroup memory of `cost`, split
 among services by their PSS; a further replica's memory from `scaling` where measured, else the
 same as the first), and the budget's cores.
 """

@@ -268,7 +268,7 @@ def aggregate(
     summaries: dict[str, dict[str, Any]], archs: Sequence[str], scenarios: Sequence[str]
 ) -> dict[str, Any]:
     """Per architecture and scenario: median and spread of the headline figures over the
-    repetitions. For `capacity`, latency and throughput are those of the step at capacity."""
+    repetitions. For `capacity`, latency and throughput are those of the trial at capacity."""
     out: dict[str, Any] = {}
     for arch in archs:
         for scenario in scenarios:

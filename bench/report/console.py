@@ -15,6 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from bench.analyse.capacity import MAX_SPREAD
 from bench.analyse.headline import SCENARIO_COLUMNS, scenario_figures
 
 MISSING = "–"  # no figure, in the bench's tables and the report
@@ -74,15 +75,45 @@ def render(summary: dict[str, Any], console: Console | None = None) -> None:
         for scenario, figures in scenarios.items():
             invalid = figures["invalid_runs"]
             runs = f"{figures['runs']}" + (f" [red]({invalid} INVALID)[/red]" if invalid else "")
+            if figures.get("spread_flag"):
+                runs += " [red](SPREAD)[/red]"
             out.add_row(arch, scenario, runs, *scenario_figures(figures))
     if summary["by_arch"]:
         console.print(out)
         console.print(
             "Latencies are from each request's intended send time (open loop); median "
-            "(min–max) over repetitions."
+            "(min–max) over repetitions; capacity: median [95% interval], ≥ for a lower bound, "
+            f"SPREAD where repetitions differ by over {MAX_SPREAD:.0%} of their median."
         )
+        for line in capacity_lines(summary):
+            console.print(line, highlight=False)
     if summary.get("faults"):
         render_faults(summary["faults"], console)
+
+
+def capacity_lines(summary: dict[str, Any]) -> list[str]:
+    """The capacity ratio with its interval, and each capacity against the in-process pipeline
+    measured beside its search."""
+    lines = []
+    for pair, entry in (summary.get("ratios") or {}).items():
+        for figure, name in (("capacity_rps", "capacity"), ("capacity_multiple", "calibrated")):
+            found = (entry or {}).get(figure)
+            if found:
+                lines.append(
+                    f"{pair} {name}: {found['median']:.2f} [{found['low']:.2f}–"
+                    f"{found['high']:.2f}] over {found['n']} paired repetitions"
+                )
+    for arch, scenarios in summary.get("by_arch", {}).items():
+        figures = scenarios.get("capacity") or {}
+        multiple = (figures.get("capacity_multiple") or {}).get("median")
+        calibration = (figures.get("calibration_rps") or {}).get("median")
+        saturation = (figures.get("saturation_rps") or {}).get("median")
+        if multiple is not None and calibration:
+            lines.append(
+                f"{arch}: capacity {multiple:.2f}× the in-process pipeline ({calibration:.0f} "
+                f"req/s on the same CPU); saturation throughput {saturation or 0:.0f} req/s"
+            )
+    return lines
 
 
 FAULT_COLUMNS = ("arch", "fault", "stage", "gateway", "predict ok", "predict p99 ms", "degraded",

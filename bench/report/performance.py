@@ -11,7 +11,7 @@ from typing import Any
 from bench.analyse import breakdown, headline
 from bench.analyse import runs as analysis
 from bench.measure import latency
-from bench.report.console import number
+from bench.report.console import capacity_lines, number
 from bench.report.document import Cell, Figure, Paragraph, Section, Table, cells
 from bench.report.figures import performance as draw
 from bench.store.stored import StoredRun
@@ -59,31 +59,8 @@ def headline_section(run: StoredRun) -> Section:
 def capacity_ratio_text(run: StoredRun) -> str | None:
     """The capacity ratio with its interval, and each capacity as a multiple of the machine's
     in-process pipeline measured beside it: the figure that travels across machines."""
-    sentences = []
-    for pair, entry in (run.summary.get("ratios") or {}).items():
-        found = (entry or {}).get("capacity_rps")
-        if found:
-            arch, base = pair.split("/")
-            sentences.append(
-                f"{arch} / {base} capacity: {found['median']:.2f} [{found['low']:.2f}–"
-                f"{found['high']:.2f}] over {found['n']} paired repetitions."
-            )
-    multiples = []
-    for arch in run.archs:
-        figures = (run.summary.get("by_arch") or {}).get(arch, {}).get("capacity") or {}
-        multiple = (figures.get("capacity_multiple") or {}).get("median")
-        calibration = (figures.get("calibration_rps") or {}).get("median")
-        if multiple is not None and calibration:
-            multiples.append(
-                f"{arch} {multiple:.2f}× its in-process limit ({calibration:.0f} req/s)"
-            )
-    if multiples:
-        sentences.append(
-            "Against the in-process pipeline on the same CPU, measured before each search: "
-            + "; ".join(multiples)
-            + "."
-        )
-    return " ".join(sentences) or None
+    lines = capacity_lines(run.summary)
+    return "; ".join(lines) + "." if lines else None
 
 
 def scenarios_section(run: StoredRun) -> Section:
@@ -99,7 +76,7 @@ def scenarios_section(run: StoredRun) -> Section:
     )
     text = (
         "Every scenario on every architecture, median (min–max) over repetitions; for capacity, "
-        "latency and throughput are those of the step at capacity."
+        "latency and throughput are those of the trial at capacity."
     )
     return Section("Every scenario", "scenarios", (Paragraph(text), Table(columns, rows)))
 

@@ -102,7 +102,7 @@ class Bench:
         """summary.json, every figure derived from the folder's raw files."""
         config, path = self.config, self.folder.path
         runs = summary.scenario_runs(path, config.slo_ms)
-        by_arch = analysis.aggregate(runs, config.archs, config.scenarios)
+        by_arch = analysis.aggregate(runs, config.archs, config.locust_scenarios)
         capacity.extend(by_arch, runs)
         out: dict[str, Any] = {
             "status": status,

@@ -12,7 +12,7 @@ from matplotlib.ticker import FuncFormatter
 from bench.analyse.breakdown import Split
 from bench.report.figures import STAGE_COLORS, arch_color, empty, new_figure, png
 
-Steps = Mapping[str, Sequence[Sequence[Mapping[str, Any]]]]  # arch → reps → capacity steps
+Steps = Mapping[str, Sequence[Sequence[Mapping[str, Any]]]]  # arch → reps → capacity trials
 
 
 def _mark_capacity(ax: Any, capacity: Mapping[str, float | None]) -> None:
@@ -68,7 +68,7 @@ def knee(
 
 
 def throughput(steps: Steps, capacity: Mapping[str, float | None]) -> bytes:
-    """Achieved against offered throughput per capacity step; the diagonal is 'kept up'."""
+    """Achieved against offered throughput per capacity trial; the diagonal is 'kept up'."""
     figure = new_figure(7.0, 4.5)
     ax = figure.axes[0]
     top = 1.0

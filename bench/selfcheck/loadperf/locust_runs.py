@@ -131,14 +131,15 @@ def users_run(url: str, out: Path, config: LoadPerfConfig, cpus: list[int]) -> L
 
 def probe_run(url: str, out: Path, config: LoadPerfConfig, cpus: list[int]) -> Load:
     """The capacity scenario's closed-loop probe (as many workers as wrk has connections), with
-    a single short step after it."""
+    a single one-second trial of the search after it."""
     options: dict[str, object] = {
         "--scenario": "capacity",
         "--probe-duration": config.probe_s,
         "--max-in-flight": config.connections,
         "--warmup": 0,
         "--step-duration": 1,
-        "--capacity-fractions": "1.0",
+        "--trial-max-duration": 1,
+        "--max-trials": 1,
         "--mix": "predict",
         "--invalid-share": 0,
         "--payload-seed": config.seed,
