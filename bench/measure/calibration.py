@@ -19,28 +19,37 @@ PIPELINE_ROW = "pipeline"
 MICROBENCH = "bench.selfcheck.microbench"
 
 
-def measure(model_dir: Path, cpus: Sequence[int], seconds: float) -> dict[str, Any]:
-    """Run the pipeline at batch 1 in a process pinned to `cpus` for about `seconds`: its
-    requests per second and mean microseconds, or the error that kept it from running."""
-    argv = [
+def pipeline_argv(model_dir: Path, cpus: Sequence[int], seconds: float) -> list[str]:
+    """The microbenchmark command timing the whole pipeline at batch 1 on `cpus`."""
+    return [
         *("taskset", "-c", ",".join(map(str, cpus)), sys.executable, "-m", MICROBENCH),
         *("--model-dir", str(model_dir), "--seconds", str(seconds)),
         *("--batch-sizes", "1", "--pipeline-only", "--json"),
     ]
+
+
+def pipeline_us(argv: list[str], timeout_s: float) -> float:
+    """Run the microbenchmark command: the pipeline's mean microseconds per request."""
+    done = subprocess.run(
+        argv,
+        env={**os.environ, **COMMON_ENV},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=timeout_s,
+    )
+    row = next(r for r in json.loads(done.stdout) if r["name"] == PIPELINE_ROW)
+    return float(row["mean_us"])
+
+
+def measure(model_dir: Path, cpus: Sequence[int], seconds: float) -> dict[str, Any]:
+    """Run the pipeline at batch 1 in a process pinned to `cpus` for about `seconds`: its
+    requests per second and mean microseconds, or the error that kept it from running."""
     started = time.time()
     try:
-        done = subprocess.run(
-            argv,
-            env={**os.environ, **COMMON_ENV},
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60 + 2 * seconds,
-        )
-        row = next(r for r in json.loads(done.stdout) if r["name"] == PIPELINE_ROW)
+        mean_us = pipeline_us(pipeline_argv(model_dir, cpus, seconds), 60 + 2 * seconds)
     except (subprocess.SubprocessError, StopIteration, ValueError) as exc:
         return {"pipeline_rps": None, "error": str(exc)[-500:], "started_unix": started}
-    mean_us = float(row["mean_us"])
     return {
         "pipeline_rps": 1e6 / mean_us,
         "mean_us": mean_us,

@@ -3,13 +3,12 @@ each round, with its conditions."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from bench.selfcheck.conditions import cpu_list
+from bench.measure.calibration import pipeline_argv
 from bench.selfcheck.wrk import Peak
 from serving.api import ENDPOINTS
 from stack.budget import Applied
@@ -85,8 +84,4 @@ class PerfResult:
 
 def in_process_argv(config: PerfConfig, cpus: Sequence[int]) -> list[str]:
     """The microbench command measuring the whole pipeline at batch 1 on the SUT CPU."""
-    return [
-        *("taskset", "-c", cpu_list(cpus), sys.executable, "-m", "bench.selfcheck.microbench"),
-        *("--model-dir", str(config.model_dir), "--seconds", str(config.in_process_seconds)),
-        *("--batch-sizes", "1", "--pipeline-only", "--json"),
-    ]
+    return pipeline_argv(config.model_dir, cpus, config.in_process_seconds)

@@ -5,11 +5,8 @@ entry, which prints the report."""
 from __future__ import annotations
 
 import http.client
-import json
-import os
 import resource
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -18,11 +15,12 @@ from pathlib import Path
 
 from rich.console import Console
 
+from bench.measure import calibration
 from bench.measure.contention import Ticks, foreign_share
 from bench.report.console import stdout
 from bench.selfcheck import wrk
 from bench.selfcheck.conditions import pinned
-from bench.selfcheck.microbench import PIPELINE, POOL_SIZE, bodies
+from bench.selfcheck.microbench import POOL_SIZE, bodies
 from bench.selfcheck.perf import report
 from bench.selfcheck.perf.floor import FloorServer, round_trips
 from bench.selfcheck.perf.result import (
@@ -42,7 +40,7 @@ from pipeline.paths import LOG_ROOT
 from serving.timing import HOP_SUFFIX, parse
 from stack.budget import generator_cpus, sut_cpus
 from stack.runner import Stack, terminate_as_interrupt
-from stack.topology import COMMON_ENV, PORT_BLOCK, Budget
+from stack.topology import PORT_BLOCK, Budget
 
 HEADERS = {"content-type": "application/json"}
 # Calls through the floor's fresh client before each round's measured ones.
@@ -52,16 +50,7 @@ CpuNs = Callable[[], int | None]
 
 def in_process(argv: list[str], timeout_s: float) -> float:
     """Run the microbench: the pipeline's requests/s."""
-    done = subprocess.run(
-        argv,
-        env={**os.environ, **COMMON_ENV},
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=timeout_s,
-    )
-    row = next(r for r in json.loads(done.stdout) if r["name"] == PIPELINE)
-    return 1e6 / float(row["mean_us"])
+    return 1e6 / calibration.pipeline_us(argv, timeout_s)
 
 
 def _children_cpu_ns() -> int:
