@@ -12,6 +12,9 @@ RUN python3 -m venv /opt/venv \
        --find-links /wheelhouse --require-hashes -r /wheelhouse/requirements.lock
 
 FROM ${BASE}
+ARG BASE
+# Which base this image was built on, for the tests that rebuild a stage of it.
+LABEL org.archbench.base=${BASE}
 ENV PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app \

@@ -169,21 +169,19 @@ class DockerStack:
         try:
             started = time.time()
             self.spawned_unix = {s.name: started for s in self.services}
-            up = subprocess.Popen(
-                [str(compose_binary()), "--project-name", self.project, "--file",
-                 str(self._config_path), "up", "--detach", "--no-build"],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            try:
-                self._wait_ready(up, timeout_s + COMPOSE_TIMEOUT_S)
-            finally:
-                with suppress(subprocess.TimeoutExpired):
-                    up.wait(timeout=COMPOSE_TIMEOUT_S)
-                if up.poll() is None:
-                    up.kill()
-                    up.wait()
+            argv = [str(compose_binary()), "--project-name", self.project, "--file"]
+            argv += [str(self._config_path), "up", "--detach", "--no-build"]
+            with (
+                self.log_path("compose-up").open("w") as log,
+                subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT) as up,
+            ):
+                try:
+                    self._wait_ready(up, timeout_s + COMPOSE_TIMEOUT_S)
+                finally:
+                    with suppress(subprocess.TimeoutExpired):
+                        up.wait(timeout=COMPOSE_TIMEOUT_S)
+                    if up.poll() is None:
+                        up.kill()
         except BaseException:
             self.stop()
             raise
@@ -197,13 +195,13 @@ class DockerStack:
         found = self._engine.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={self.project}"})
         return {c.labels.get(SERVICE_LABEL, c.name): c for c in found}
 
-    def _wait_ready(self, up: subprocess.Popen[str], timeout_s: float) -> None:
+    def _wait_ready(self, up: subprocess.Popen[bytes], timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         pending = {s.name: s for s in self.services}
         while pending:
             if up.poll() not in (None, 0):
-                stderr = up.stderr.read() if up.stderr else ""
-                raise EngineError(f"compose up failed: {stderr.strip()[-2000:]}")
+                words = self.log_path("compose-up").read_text(errors="replace").strip()
+                raise EngineError(f"compose up failed: {words[-2000:]}")
             for name, container in self._containers().items():
                 if name not in pending:
                     continue
