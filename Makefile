@@ -59,12 +59,12 @@ lock:
 	uv pip compile --python 3.11 --generate-hashes --extra dev pyproject.toml -o requirements.lock && uv pip compile --python 3.11 --generate-hashes --constraint requirements.lock pyproject.toml -o requirements.runtime.lock
 
 base-image:
-	docker/base-image.sh $(BASE)
+	image/base-image.sh $(BASE)
 
 wheelhouse: build/wheelhouse/requirements.lock
 
-build/wheelhouse/requirements.lock: requirements.runtime.lock docker/wheelhouse.py
-	$(PY) docker/wheelhouse.py requirements.runtime.lock build/wheelhouse
+build/wheelhouse/requirements.lock: requirements.runtime.lock image/wheelhouse.py
+	$(PY) image/wheelhouse.py requirements.runtime.lock build/wheelhouse
 
 image: wheelhouse
 	docker build --network none --build-arg BASE=$(BASE) -t archbench:latest .

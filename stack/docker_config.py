@@ -16,8 +16,8 @@ from typing import Any
 from pipeline.paths import DEFAULT_MODEL_DIR, ROOT
 from serving.settings import environ
 from stack.compose import compose_file, resolve
+from stack.topology import DEFAULT_PORT, services
 
-MODES = ("partition", "shared")
 # Where every service of the image looks for its bundle (the image is the checkout at /app).
 MODEL_TARGET = "/app/" + str(DEFAULT_MODEL_DIR.relative_to(ROOT))
 
@@ -39,13 +39,16 @@ def project_config(
     config = resolve(compose_file(arch))
     settings = dict(settings)
     model_dir = settings.pop("model_dir", None)
-    for service in config["services"].values():
+    admin_ports = {s.name: s.admin_port for s in services(arch, DEFAULT_PORT, host=lambda n: n)}
+    for name, service in config["services"].items():
         service.pop("build", None)
         for port in service.get("ports") or []:
             port["published"], port["host_ip"] = str(base_port), "127.0.0.1"
         service["cgroup_parent"] = cgroup_parent
         service["restart"] = "unless-stopped" if restart else "no"
-        service["environment"] = {**(service.get("environment") or {}), **environ(settings)}
+        # Each process's admin listener, on the container's own loopback (stack.netns reaches it).
+        own = {**settings, "admin_port": admin_ports[name]}
+        service["environment"] = {**(service.get("environment") or {}), **environ(own)}
         if model_dir is not None:
             mount = {"type": "bind", "source": str(Path(str(model_dir)).resolve())}
             service["volumes"] = [{**mount, "target": MODEL_TARGET, "read_only": True}]

@@ -30,11 +30,12 @@ import docker
 import docker.errors
 
 from pipeline.paths import LOG_ROOT
+from stack.backends import DOCKER_BUDGETS as MODES
 from stack.budget import Applied, Confinement
 from stack.compose import compose_binary
-from stack.docker_config import MODES, project_config, write_config
-from stack.netns import ready_in
-from stack.runner import READY_TIMEOUT_S, StackError
+from stack.docker_config import project_config, write_config
+from stack.netns import call_in, ready_in
+from stack.runner import READY_TIMEOUT_S, Stack, StackError, T
 from stack.supervisor import Restart
 from stack.topology import DEFAULT_PORT, Budget, Service, services
 
@@ -70,8 +71,12 @@ def project_name(arch: str) -> str:
     return re.sub(r"[^a-z0-9_-]", "-", raw.lower())
 
 
-class DockerStack:
-    """One architecture as a compose project, in a budget mode, removed without leftovers."""
+class DockerStack(Stack):
+    """One architecture as a compose project, in a budget mode, removed without leftovers.
+
+    A Stack to the harness (same attributes and calls), though none of the local runner's
+    process handling is used: every method that touches a process is the engine's here.
+    """
 
     backend = "docker"
 
@@ -86,7 +91,7 @@ class DockerStack:
         on_restart: Callable[[Restart], None] | None = None,
         replicas: Mapping[str, int] | None = None,
         mode: str = "partition",
-    ) -> None:
+    ) -> None:  # the local runner's __init__ is not called: it would make processes' state
         if mode not in MODES:
             raise StackError(f"unknown budget mode {mode!r}; choose one of: {', '.join(MODES)}")
         if replicas and any(count > 1 for count in replicas.values()):
@@ -136,7 +141,6 @@ class DockerStack:
             return list(self._restarts)
 
     def describe(self) -> dict[str, object]:
-        """What ran, for meta.json and the report: backend, engine version, budget mode."""
         return {"backend": "docker", "engine": self.engine_version, "mode": self.mode}
 
     def _compose(self, *args: str, timeout_s: float = COMPOSE_TIMEOUT_S) -> None:
@@ -156,7 +160,9 @@ class DockerStack:
         self.applied = self.confinement.apply()
         if self.applied.mechanism != "cgroup-v1":
             self.confinement.remove()
-            raise EngineError("the Docker backend needs a writable cgroup v1 hierarchy (run as root)")
+            raise EngineError(
+                "the Docker backend needs a writable cgroup v1 hierarchy (run as root)"
+            )
         config = project_config(
             self.arch,
             self.base_port,
@@ -176,7 +182,7 @@ class DockerStack:
                 subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT) as up,
             ):
                 try:
-                    self._wait_ready(up, timeout_s + COMPOSE_TIMEOUT_S)
+                    self._await_ready(up, timeout_s + COMPOSE_TIMEOUT_S)
                 finally:
                     with suppress(subprocess.TimeoutExpired):
                         up.wait(timeout=COMPOSE_TIMEOUT_S)
@@ -192,10 +198,12 @@ class DockerStack:
 
     def _containers(self) -> dict[str, Any]:
         assert self._engine is not None
-        found = self._engine.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={self.project}"})
+        found = self._engine.containers.list(
+            all=True, filters={"label": f"{PROJECT_LABEL}={self.project}"}
+        )
         return {c.labels.get(SERVICE_LABEL, c.name): c for c in found}
 
-    def _wait_ready(self, up: subprocess.Popen[bytes], timeout_s: float) -> None:
+    def _await_ready(self, up: subprocess.Popen[bytes], timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         pending = {s.name: s for s in self.services}
         while pending:
@@ -206,7 +214,9 @@ class DockerStack:
                 if name not in pending:
                     continue
                 state = container.attrs["State"]
-                if state.get("Running") and ready_in(state["Pid"], pending[name].port, timeout_s=0.5):
+                if state.get("Running") and ready_in(
+                    state["Pid"], pending[name].port, timeout_s=0.5
+                ):
                     self.ready_unix[name] = time.time()
                     self._ids[name], self._pids[name] = container.id, int(state["Pid"])
                     del pending[name]
@@ -232,6 +242,26 @@ class DockerStack:
         with suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
 
+    def ready(self, service: Service, timeout_s: float = 1.0) -> bool:
+        pid = self.pids().get(service.name)
+        return pid is not None and ready_in(pid, service.port, timeout_s=timeout_s)
+
+    def on_loopback(self, service: str, call: Callable[[], T]) -> T:
+        """`call()` in the service's container network, where its admin listener is bound."""
+        return call_in(self.pids()[service], call)
+
+    def suspend(self, pid: int) -> None:
+        """Hang a service: `docker pause` of its container (the cgroup freezer)."""
+        self._container_of(pid).pause()
+
+    def resume(self, pid: int) -> None:
+        self._container_of(pid).unpause()
+
+    def _container_of(self, pid: int) -> Any:
+        name = next(name for name, known in self.pids().items() if known == pid)
+        assert self._engine is not None
+        return self._engine.containers.get(self._ids[name])
+
     def check_alive(self) -> None:
         """Raise StackError naming a service whose container is not running (without the restart
         policy: any; with it, one that Docker gave up on)."""
@@ -240,7 +270,9 @@ class DockerStack:
         for name, container in self._containers().items():
             if container.status != "running":
                 code = container.attrs["State"].get("ExitCode")
-                raise StackError(f"service {name!r} exited with code {code}; log: {self.log_path(name)}")
+                raise StackError(
+                    f"service {name!r} exited with code {code}; log: {self.log_path(name)}"
+                )
 
     def _watch(self) -> None:
         """Notice each container's main process dying and Docker starting a new one; time it."""
@@ -250,7 +282,9 @@ class DockerStack:
                 for name, container in self._containers().items():
                     self._watch_one(name, container.attrs["State"], open_restarts)
 
-    def _watch_one(self, name: str, state: Mapping[str, Any], open_restarts: dict[str, Restart]) -> None:
+    def _watch_one(
+        self, name: str, state: Mapping[str, Any], open_restarts: dict[str, Restart]
+    ) -> None:
         pid = int(state.get("Pid") or 0)
         known = self._pids.get(name)
         restart = open_restarts.get(name)
@@ -282,7 +316,9 @@ class DockerStack:
             self._save_logs()
         try:
             if self._config_path.exists():
-                self._compose("down", "--volumes", "--remove-orphans", "--timeout", str(STOP_TIMEOUT_S))
+                self._compose(
+                    "down", "--volumes", "--remove-orphans", "--timeout", str(STOP_TIMEOUT_S)
+                )
         finally:
             self._remove_leftovers()
             self.confinement.remove(timeout_s=15.0)
@@ -318,7 +354,9 @@ def leftovers(prefix: str = "archbench-") -> list[str]:
         ("volume", engine.volumes.list()),
     ):
         for thing in listed:
-            project = (thing.attrs.get("Labels") or thing.attrs.get("Config", {}).get("Labels") or {}).get(PROJECT_LABEL, "")
+            project = (
+                thing.attrs.get("Labels") or thing.attrs.get("Config", {}).get("Labels") or {}
+            ).get(PROJECT_LABEL, "")
             if project.startswith(prefix):
                 found.append(f"{kind} {thing.name} ({project})")
     return found

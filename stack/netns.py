@@ -31,7 +31,9 @@ def call_in(pid: int, call: Callable[[], T], timeout_s: float = 5.0) -> T:
             try:
                 if _libc.setns(fd, _CLONE_NEWNET) != 0:
                     errno = ctypes.get_errno()
-                    raise OSError(errno, f"setns into the network of pid {pid}: {os.strerror(errno)}")
+                    raise OSError(
+                        errno, f"setns into the network of pid {pid}: {os.strerror(errno)}"
+                    )
             finally:
                 os.close(fd)
             outcome.append(call())

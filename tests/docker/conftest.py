@@ -54,4 +54,6 @@ def docker_stack(
         yield stack
     left = [thing for thing in leftovers() if stack.project in thing]
     assert left == [], left
-    assert not Path("/sys/fs/cgroup/cpu", str(stack.applied.cgroup if stack.applied else "")).is_dir()
+    assert not Path(
+        "/sys/fs/cgroup/cpu", str(stack.applied.cgroup if stack.applied else "")
+    ).is_dir()

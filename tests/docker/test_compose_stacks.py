@@ -32,18 +32,24 @@ def test_every_container_is_healthy_and_only_the_entry_point_published(
 ) -> None:
     label = f"com.docker.compose.project={on_docker.project}"
     containers = engine.containers.list(filters={"label": label})
-    health = {c.labels["com.docker.compose.service"]: c.attrs["State"]["Health"]["Status"] for c in containers}
+    health = {
+        c.labels["com.docker.compose.service"]: c.attrs["State"]["Health"]["Status"]
+        for c in containers
+    }
     # Ready on the stack's own probe; Docker's healthcheck may not have run yet on the entry.
     assert set(health) == {s.name for s in on_docker.services}
     published = {
         c.labels["com.docker.compose.service"]: [
-            (b["HostIp"], b["HostPort"]) for bs in (c.attrs["NetworkSettings"]["Ports"] or {}).values() for b in bs or []
+            (b["HostIp"], b["HostPort"])
+            for bs in (c.attrs["NetworkSettings"]["Ports"] or {}).values()
+            for b in bs or []
         ]
         for c in containers
     }
     entry = on_docker.entry.name
     assert published == {
-        name: [("127.0.0.1", str(on_docker.base_port))] if name == entry else [] for name in published
+        name: [("127.0.0.1", str(on_docker.base_port))] if name == entry else []
+        for name in published
     }
 
 

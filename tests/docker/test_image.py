@@ -22,14 +22,33 @@ def test_the_dependencies_install_from_the_wheelhouse_without_network(
     tag = f"archbench-nonet-test:{uuid.uuid4().hex[:8]}"
     # The dependency stage from scratch (no cache), with no network at all.
     build = [
-        "docker", "build", "--network", "none", "--no-cache", "--target", "deps",
-        "--build-arg", f"BASE={base.labels['org.archbench.base']}", "-t", tag, str(ROOT),
+        "docker",
+        "build",
+        "--network",
+        "none",
+        "--no-cache",
+        "--target",
+        "deps",
+        "--build-arg",
+        f"BASE={base.labels['org.archbench.base']}",
+        "-t",
+        tag,
+        str(ROOT),
     ]
     try:
         result = subprocess.run(build, capture_output=True, text=True, timeout=400, check=False)
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-        check = ["docker", "run", "--rm", "--network", "none", tag, "/opt/venv/bin/python", "-c",
-                 "import sklearn, fastapi, uvicorn, docker, pandas; print('ok')"]
+        check = [
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            tag,
+            "/opt/venv/bin/python",
+            "-c",
+            "import sklearn, fastapi, uvicorn, docker, pandas; print('ok')",
+        ]
         ran = subprocess.run(check, capture_output=True, text=True, timeout=120, check=False)
         assert ran.stdout.strip() == "ok", ran.stderr
     finally:

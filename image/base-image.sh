@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A local base image for hosts that reach no registry: Debian bookworm from debootstrap with its
 # Python 3.11 and venv, imported under a name of its own (never an official image's tag).
-# Usage: docker/base-image.sh [NAME]; does nothing when NAME already exists (FORCE=1 rebuilds).
+# Usage: image/base-image.sh [NAME]; does nothing when NAME already exists (FORCE=1 rebuilds).
 set -euo pipefail
 name="${1:-archbench/bookworm-python:3.11}"
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"

@@ -6,7 +6,7 @@ no compilers. Such a wheel's hash is not in the lock (the lock pins the sdist), 
 gets its own copy of the lock with each built wheel's sha256 added to its package's hashes: the
 image installs with `--no-index --require-hashes` against that copy.
 
-Usage: python docker/wheelhouse.py LOCK OUT_DIR
+Usage: python image/wheelhouse.py LOCK OUT_DIR
 """
 
 from __future__ import annotations
@@ -57,7 +57,9 @@ def with_built_wheels(lock: str, wheelhouse: Path) -> str:
         lines.append(line)
         if match and normalise(match.group(1)) in extra:
             # Right after the requirement line, inside its backslash-continued hash list.
-            suffix = "".join(f" \\\n    --hash=sha256:{d}" for d in extra[normalise(match.group(1))])
+            suffix = "".join(
+                f" \\\n    --hash=sha256:{d}" for d in extra[normalise(match.group(1))]
+            )
             lines[-1] = line.rstrip(" \\") + suffix + (" \\" if line.endswith("\\") else "")
     return "\n".join(lines) + "\n"
 
@@ -76,5 +78,5 @@ def main(lock_path: str, out: str) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) != 3:
-        raise SystemExit("usage: python docker/wheelhouse.py LOCK OUT_DIR")
+        raise SystemExit("usage: python image/wheelhouse.py LOCK OUT_DIR")
     main(sys.argv[1], sys.argv[2])
