@@ -199,7 +199,10 @@ class DockerStack(Stack):
     def _containers(self) -> dict[str, Any]:
         assert self._engine is not None
         found = self._engine.containers.list(
-            all=True, filters={"label": f"{PROJECT_LABEL}={self.project}"}
+            all=True,
+            filters={"label": f"{PROJECT_LABEL}={self.project}"},
+            # compose may replace a container between the listing and its inspection
+            ignore_removed=True,
         )
         return {c.labels.get(SERVICE_LABEL, c.name): c for c in found}
 
@@ -329,7 +332,9 @@ class DockerStack(Stack):
             return
         label = {"label": f"{PROJECT_LABEL}={self.project}"}
         with suppress(docker.errors.DockerException):
-            for container in self._engine.containers.list(all=True, filters=label):
+            for container in self._engine.containers.list(
+                all=True, filters=label, ignore_removed=True
+            ):
                 container.remove(force=True, v=True)
             for network in self._engine.networks.list(filters=label):
                 network.remove()
@@ -349,7 +354,7 @@ def leftovers(prefix: str = "archbench-") -> list[str]:
     engine = client()
     found = []
     for kind, listed in (
-        ("container", engine.containers.list(all=True)),
+        ("container", engine.containers.list(all=True, ignore_removed=True)),
         ("network", engine.networks.list()),
         ("volume", engine.volumes.list()),
     ):
