@@ -1,5 +1,7 @@
-"""Where a stack runs: local processes (stack.runner) or a compose project on Docker
-(stack.docker_stack), behind one constructor so the harness and `archbench up` name a backend."""
+"""Where a stack runs: local processes or a compose project on Docker, behind one constructor.
+
+The harness and `archbench up` name a backend (stack.runner, stack.docker_stack) and get a Stack.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +29,6 @@ def describe(backend: str, docker_budget: str) -> dict[str, object]:
     """What meta.json and the report say of where the stacks ran."""
     if backend != "docker":
         return {"backend": "local"}
-    from stack.docker_stack import engine_version
+    from stack.engine import engine_version
 
     return {"backend": "docker", "engine": engine_version(), "mode": docker_budget}

@@ -32,37 +32,19 @@ import docker.errors
 from pipeline.paths import LOG_ROOT
 from stack.backends import DOCKER_BUDGETS as MODES
 from stack.budget import Applied, Confinement
-from stack.compose import compose_binary
+from stack.compose import IMAGE, compose_binary
 from stack.docker_config import project_config, write_config
+from stack.engine import PROJECT_LABEL, EngineError, client, engine_version, require_image
 from stack.netns import call_in, ready_in
 from stack.runner import READY_TIMEOUT_S, Stack, StackError, T
 from stack.supervisor import Restart
 from stack.topology import DEFAULT_PORT, Budget, Service, services
 
-PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 COMPOSE_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 3
 WATCH_S = 0.05
 _counter = itertools.count()
-
-
-class EngineError(StackError):
-    """No Docker engine answers, or it refused what the stack asked of it."""
-
-
-def client() -> docker.DockerClient:
-    """A client of the local engine, with the API version negotiated (Engine 20.10 speaks 1.41)."""
-    try:
-        engine = docker.from_env(version="auto", timeout=30)
-        engine.ping()
-    except docker.errors.DockerException as exc:
-        raise EngineError(f"no Docker engine answers: {exc}") from None
-    return engine
-
-
-def engine_version(engine: docker.DockerClient | None = None) -> str:
-    return str((engine or client()).version().get("Version", "unknown"))
 
 
 def project_name(arch: str) -> str:
@@ -122,18 +104,8 @@ class DockerStack(Stack):
         self._config_path = self.log_dir / f"compose-{self.project}.json"
 
     @property
-    def entry(self) -> Service:
-        return next(s for s in self.services if s.entry)
-
-    @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.base_port}"
-
-    def log_path(self, name: str) -> Path:
-        return self.log_dir / f"{name}.log"
-
-    def service(self, name: str) -> Service:
-        return next(s for s in self.services if s.name == name)
 
     @property
     def restarts(self) -> list[Restart]:
@@ -156,6 +128,7 @@ class DockerStack(Stack):
         """Create the project and wait for every service's /readyz; on failure remove it all."""
         self._engine = client()
         self.engine_version = engine_version(self._engine)
+        require_image(self._engine, IMAGE)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.applied = self.confinement.apply()
         if self.applied.mechanism != "cgroup-v1":
@@ -347,21 +320,3 @@ class DockerStack(Stack):
 
     def __exit__(self, *_: object) -> None:
         self.stop()
-
-
-def leftovers(prefix: str = "archbench-") -> list[str]:
-    """Containers, networks and volumes of compose projects named with `prefix`, for checks."""
-    engine = client()
-    found = []
-    for kind, listed in (
-        ("container", engine.containers.list(all=True, ignore_removed=True)),
-        ("network", engine.networks.list()),
-        ("volume", engine.volumes.list()),
-    ):
-        for thing in listed:
-            project = (
-                thing.attrs.get("Labels") or thing.attrs.get("Config", {}).get("Labels") or {}
-            ).get(PROJECT_LABEL, "")
-            if project.startswith(prefix):
-                found.append(f"{kind} {thing.name} ({project})")
-    return found

@@ -11,7 +11,8 @@ import docker
 import docker.errors
 import pytest
 
-from stack.docker_stack import DockerStack, EngineError, client, leftovers
+from stack.docker_stack import DockerStack
+from stack.engine import EngineError, client, leftovers
 from stack.topology import Budget
 from tests.conftest import free_base_port
 

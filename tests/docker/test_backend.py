@@ -12,7 +12,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from stack.docker_stack import leftovers
+from stack.engine import leftovers
 from tests.bench.conftest import ARCHBENCH, bench
 from tests.conftest import free_base_port, request
 from tests.serving.test_parity import GOOD

@@ -1,0 +1,57 @@
+"""The local Docker engine through the Docker SDK: client, version, image, and leftovers.
+
+What compose projects of archbench left on it is found by their project label.
+"""
+
+from __future__ import annotations
+
+import docker
+import docker.errors
+
+from stack.runner import StackError
+
+PROJECT_LABEL = "com.docker.compose.project"
+
+
+class EngineError(StackError):
+    """No Docker engine answers, or it refused what the stack asked of it."""
+
+
+def client() -> docker.DockerClient:
+    """A client of the local engine, with the API version negotiated (Engine 20.10 speaks 1.41)."""
+    try:
+        engine = docker.from_env(version="auto", timeout=30)
+        engine.ping()
+    except docker.errors.DockerException as exc:
+        raise EngineError(f"no Docker engine answers: {exc}") from None
+    return engine
+
+
+def require_image(engine: docker.DockerClient, image: str) -> None:
+    """EngineError naming the make target when the engine has no such image."""
+    try:
+        engine.images.get(image)
+    except docker.errors.ImageNotFound:
+        raise EngineError(f"the engine has no image {image}; build it with `make image`") from None
+
+
+def engine_version(engine: docker.DockerClient | None = None) -> str:
+    return str((engine or client()).version().get("Version", "unknown"))
+
+
+def leftovers(prefix: str = "archbench-") -> list[str]:
+    """Containers, networks and volumes of compose projects named with `prefix`, for checks."""
+    engine = client()
+    found = []
+    for kind, listed in (
+        ("container", engine.containers.list(all=True, ignore_removed=True)),
+        ("network", engine.networks.list()),
+        ("volume", engine.volumes.list()),
+    ):
+        for thing in listed:
+            project = (
+                thing.attrs.get("Labels") or thing.attrs.get("Config", {}).get("Labels") or {}
+            ).get(PROJECT_LABEL, "")
+            if project.startswith(prefix):
+                found.append(f"{kind} {thing.name} ({project})")
+    return found
