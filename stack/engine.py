@@ -5,12 +5,17 @@ What compose projects of archbench left on it is found by their project label.
 
 from __future__ import annotations
 
+import os
+import socket
+
 import docker
 import docker.errors
 
 from stack.runner import StackError
 
 PROJECT_LABEL = "com.docker.compose.project"
+OLDEST_API = "1.24"
+DEFAULT_HOST = "unix:///var/run/docker.sock"
 
 
 class EngineError(StackError):
@@ -18,13 +23,31 @@ class EngineError(StackError):
 
 
 def client() -> docker.DockerClient:
-    """A client of the local engine, with the API version negotiated (Engine 20.10 speaks 1.41)."""
+    """A client of the local engine speaking its API version (Engine 20.10 speaks 1.41)."""
+    _check_socket(os.environ.get("DOCKER_HOST", DEFAULT_HOST))
+    # Asked with the oldest version the SDK knows, the engine names its own; the probe is closed
+    # whatever happens, so that a missing engine leaves no socket open.
+    probe = docker.from_env(version=OLDEST_API, timeout=30)
     try:
-        engine = docker.from_env(version="auto", timeout=30)
-        engine.ping()
+        api = str(probe.version()["ApiVersion"])
     except docker.errors.DockerException as exc:
         raise EngineError(f"no Docker engine answers: {exc}") from None
-    return engine
+    finally:
+        probe.close()
+    return docker.from_env(version=api, timeout=30)
+
+
+def _check_socket(host: str) -> None:
+    """EngineError when a local engine's socket does not answer. Checked here first: the SDK
+    leaves its socket open when the connection fails."""
+    if not host.startswith("unix://"):
+        return
+    path = host.removeprefix("unix://")
+    with socket.socket(socket.AF_UNIX) as probe:
+        try:
+            probe.connect(path)
+        except OSError as exc:
+            raise EngineError(f"no Docker engine answers on {path}: {exc.strerror}") from None
 
 
 def require_image(engine: docker.DockerClient, image: str) -> None:

@@ -31,7 +31,7 @@ def engine() -> docker.DockerClient:
     try:
         found = client()
     except EngineError as exc:
-        unavailable(f"no Docker engine: {exc}")
+        unavailable(str(exc))
     try:
         found.images.get(IMAGE)
     except docker.errors.ImageNotFound:
