@@ -31,7 +31,7 @@ import docker.errors
 
 from pipeline.paths import LOG_ROOT
 from stack.backends import DOCKER_BUDGETS as MODES
-from stack.budget import Applied, Confinement
+from stack.budget import CGROUP_ROOT, Applied, Confinement
 from stack.compose import IMAGE, compose_binary
 from stack.docker_config import project_config, write_config
 from stack.engine import PROJECT_LABEL, EngineError, client, engine_version, require_image
@@ -298,6 +298,16 @@ class DockerStack(Stack):
         finally:
             self._remove_leftovers()
             self.confinement.remove(timeout_s=15.0)
+            self._remove_engine_cgroups()
+
+    def _remove_engine_cgroups(self) -> None:
+        """The parent's folders the engine made in the hierarchies the confinement does not use
+        (blkio, devices, freezer, pids, ...): empty once the containers are gone."""
+        if self.applied is None or self.applied.cgroup is None:
+            return
+        for path in CGROUP_ROOT.glob(f"*/{self.applied.cgroup}"):
+            with suppress(OSError):
+                path.rmdir()
 
     def _remove_leftovers(self) -> None:
         """Whatever `down` left (it was interrupted, or compose failed), by the project's label."""

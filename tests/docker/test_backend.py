@@ -19,10 +19,8 @@ from tests.serving.test_parity import GOOD
 
 
 def archbench_cgroups() -> set[str]:
-    """The parent cgroups of Docker stacks (local stacks, of other test runs too, are not)."""
-    root = Path("/sys/fs/cgroup/cpu/archbench")
-    found = root.glob("archbench-*") if root.is_dir() else []
-    return {p.name for p in found if p.is_dir()}
+    """Docker stacks' parent cgroups in every hierarchy (local stacks' are named otherwise)."""
+    return {str(p) for p in Path("/sys/fs/cgroup").glob("*/archbench/archbench-*") if p.is_dir()}
 
 
 @pytest.mark.parametrize("budget", ["partition", "shared"])
