@@ -5,8 +5,10 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 DEMO    := models/demo/manifest.json
 ARCH    ?= monolith
+# The image's base; `make base-image` builds this one locally (no registry needed).
+BASE    ?= archbench/bookworm-python:3.11
 
-.PHONY: install model browser up test lint bench bench-quick bench-full ui microbench perf loadperf lock clean
+.PHONY: install model browser up test lint bench bench-quick bench-full ui microbench perf loadperf lock clean base-image image wheelhouse
 
 install: $(STAMP)
 
@@ -52,8 +54,20 @@ perf: model
 loadperf: model
 	$(BIN)/archbench loadperf
 
+# The runtime lock is the full lock's subset the image needs: same versions, no dev tools.
 lock:
-	uv pip compile --python 3.11 --generate-hashes --extra dev pyproject.toml -o requirements.lock
+	uv pip compile --python 3.11 --generate-hashes --extra dev pyproject.toml -o requirements.lock && uv pip compile --python 3.11 --generate-hashes --constraint requirements.lock pyproject.toml -o requirements.runtime.lock
+
+base-image:
+	image/base-image.sh $(BASE)
+
+wheelhouse: build/wheelhouse/requirements.lock
+
+build/wheelhouse/requirements.lock: requirements.runtime.lock image/wheelhouse.py
+	$(PY) image/wheelhouse.py requirements.runtime.lock build/wheelhouse
+
+image: wheelhouse
+	docker build --network none --build-arg BASE=$(BASE) -t archbench:latest .
 
 clean:
 	rm -rf $(VENV) models

@@ -16,6 +16,7 @@ from pipeline.errors import UserError
 from pipeline.paths import DEFAULT_MODEL_DIR, ROOT
 from pipeline.stages import STAGE_NAMES
 from pipeline.train import VARIANTS
+from stack.backends import BACKENDS, DOCKER_BUDGETS
 from stack.topology import ARCHITECTURES, Budget
 
 DEFAULT_ARCHS = ("monolith", "micro")
@@ -83,6 +84,10 @@ class BenchConfig:
     label: str = "bench"
     base_port: int = 8000
     budget: Budget = field(default_factory=Budget)
+    # where stacks run (stack.backends): local processes, or compose projects on Docker in a
+    # budget mode (partition: each container its own cap; shared: one cap for the stack)
+    backend: str = "local"
+    docker_budget: str = "partition"
     fault: FaultConfig = field(default_factory=FaultConfig)
     # cost: prices file; each stack start is sampled at rest for idle_s after a short settle
     prices: str = str(DEFAULT_PRICES)
@@ -137,6 +142,7 @@ class BenchConfig:
                 raise ConfigError(f"unknown model {model!r}; choose from: {', '.join(VARIANTS)}")
         if not self.sweep_batches or min(self.sweep_batches) < 1:
             raise ConfigError(f"batch sizes must be 1 or more, not {self.sweep_batches}")
+        self._check_backend()
         if not self.archs or not self.scenarios:
             raise ConfigError("choose at least one architecture and one scenario")
         try:
@@ -166,6 +172,21 @@ class BenchConfig:
         if self.idle_s <= 0 or self.sweep_s <= 0:
             raise ConfigError("idle and sweep durations must be greater than 0")
         return self
+
+    def _check_backend(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ConfigError(
+                f"unknown backend {self.backend!r}; choose from: {', '.join(BACKENDS)}"
+            )
+        if self.docker_budget not in DOCKER_BUDGETS:
+            raise ConfigError(
+                f"unknown Docker budget {self.docker_budget!r}; choose from: "
+                f"{', '.join(DOCKER_BUDGETS)}"
+            )
+        if self.backend != "docker":
+            return
+        if self.runs("scaling"):
+            raise ConfigError("the Docker backend runs one replica per service: no scaling part")
 
     def with_duration(self, seconds: float) -> BenchConfig:
         """Scale the measured part of every load scenario to about `seconds` (fault runs keep

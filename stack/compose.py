@@ -126,9 +126,13 @@ def _fields(
     others = [s.name for s in stack if s is not service] if service.entry else []
     conditions = {name: dep.get("condition") for name, dep in (got.get("depends_on") or {}).items()}
     yield "depends_on", dict.fromkeys(others, "service_healthy"), conditions
-    # Only the entry point is reachable from the host, on the port the local runner uses.
-    published = [(p.get("target"), p.get("published")) for p in got.get("ports") or []]
-    yield "published ports", [(service.port, str(service.port))] if service.entry else [], published
+    # Only the entry point is reachable from the host, on loopback and the port the local
+    # runner uses (ARCHBENCH_PORT moves it, for tests and the Docker backend).
+    published = [
+        (p.get("target"), p.get("published"), p.get("host_ip")) for p in got.get("ports") or []
+    ]
+    want = [(service.port, str(service.port), "127.0.0.1")] if service.entry else []
+    yield "published ports", want, published
     yield "exposed ports", [] if service.entry else [str(service.port)], got.get("expose") or []
 
 

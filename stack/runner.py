@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
+from typing import TypeVar
 
 from pipeline import bundle as bundles
 from pipeline.errors import UserError
@@ -38,6 +39,7 @@ READY_TIMEOUT_S = 60.0
 STOP_GRACE_S = 3.0
 _PR_SET_PDEATHSIG = 1
 _counter = itertools.count()
+T = TypeVar("T")
 
 
 class StackError(UserError):
@@ -195,6 +197,22 @@ class Stack:
         with suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
 
+    def suspend(self, pid: int) -> None:
+        """Hang a service: SIGSTOP its process group (the leader's pid)."""
+        os.killpg(pid, signal.SIGSTOP)
+
+    def resume(self, pid: int) -> None:
+        with suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGCONT)
+
+    def on_loopback(self, service: str, call: Callable[[], T]) -> T:
+        """`call()` where the service's loopback is (its admin listener is bound there): here."""
+        return call()
+
+    def describe(self) -> dict[str, object]:
+        """What ran, for meta.json and the report: the backend (and an engine's version, mode)."""
+        return {"backend": "local"}
+
     def _wait_ready(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         pending = list(self.services)
@@ -298,14 +316,24 @@ def _report_restart(restart: Restart) -> None:
 
 
 def run_until_interrupted(
-    arch: str, base_port: int = 8000, model_dir: Path = DEFAULT_MODEL_DIR
+    arch: str,
+    base_port: int = 8000,
+    model_dir: Path = DEFAULT_MODEL_DIR,
+    make: Callable[..., Stack] | None = None,
 ) -> None:
     """`archbench up`: start the stack serving the bundle in `model_dir`, print where it is,
-    stop it all on Ctrl-C or SIGTERM. A service that dies is restarted, as compose's
+    stop it all on Ctrl-C or SIGTERM; `make` builds the stack (stack.backends: local processes by
+    default, or Docker). A service that dies is restarted, as compose's
     `restart: unless-stopped` would. A folder without a bundle: BundleError, before any start."""
     bundles.load(model_dir, with_model=False)
     settings = {"model_dir": model_dir}
-    stack = Stack(arch, base_port, settings=settings, restart=True, on_restart=_report_restart)
+    stack = (make or Stack)(
+        arch,
+        base_port,
+        settings=settings,
+        restart=True,
+        on_restart=_report_restart,
+    )
     with terminate_as_interrupt():
         try:
             stack.start()
@@ -316,7 +344,8 @@ def run_until_interrupted(
             applied = stack.applied
             print(
                 f"{arch} ready at {stack.url}  serving {model_dir} ({len(stack.services)} "
-                f"process(es); budget: {applied.as_dict() if applied else 'none'}; "
+                f"process(es); {stack.describe()}; budget: "
+                f"{applied.as_dict() if applied else 'none'}; "
                 f"logs: {stack.log_dir})"
             )
             print("Ctrl-C to stop", flush=True)

@@ -58,6 +58,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--models", help="sweep: model variants, e.g. light,medium,heavy")
     parser.add_argument("--batches", help="sweep: batch sizes, e.g. 1,8,32")
     parser.add_argument("--results-dir", type=Path, default=None, help="default: results/")
+    parser.add_argument(
+        "--backend", help="where stacks run: local (processes, the default) or docker (compose)"
+    )
+    parser.add_argument(
+        "--docker-budget",
+        help="docker: partition (each container its own CPU cap, the default) or shared (one "
+        "cap for the stack's containers, as local)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -94,6 +102,8 @@ def run(args: argparse.Namespace) -> None:
         "scaling_replicas": _numbers("--replicas", args.replicas),
         "sweep_models": tuple(args.models.split(",")) if args.models else None,
         "sweep_batches": _numbers("--batches", args.batches),
+        "backend": args.backend,
+        "docker_budget": args.docker_budget,
     }
     faulted: dict[str, Any] = {
         "kinds": _listed(args.fault),

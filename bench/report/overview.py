@@ -38,6 +38,20 @@ def model_fact(meta: dict[str, Any]) -> str:
     )
 
 
+def backend_fact(meta: dict[str, Any]) -> str:
+    """Where the stacks ran, as meta.json records it (runs before the Docker backend: local)."""
+    backend = meta.get("backend") or {"backend": "local"}
+    if backend.get("backend") != "docker":
+        return "local processes, the stack's processes sharing one cgroup"
+    mode = backend.get("mode", "–")
+    split = (
+        "each container its own CPU cap"
+        if mode == "partition"
+        else "the containers under one CPU cap"
+    )
+    return f"Docker Engine {backend.get('engine', '–')}, budget mode {mode} ({split})"
+
+
 def overview_section(run: StoredRun) -> Section:
     meta, config, summary = run.meta, run.config, run.summary
     environment = meta.get("environment") or {}
@@ -53,6 +67,7 @@ def overview_section(run: StoredRun) -> Section:
         ("status", status),
         ("started", str(meta.get("started_at", "–"))),
         ("model", model_fact(meta)),
+        ("where the stacks ran", backend_fact(meta)),
         ("architectures", ", ".join(config.get("archs", []))),
         ("scenarios", ", ".join(config.get("scenarios", []))),
         ("repetitions", str(config.get("repeat", "–"))),

@@ -19,6 +19,7 @@ from bench.run.job import Job, locust_argv, longest_seconds, planned_seconds
 from bench.run.locust_process import LOCUST_GRACE_S, start_locust, stop_group
 from bench.run.progress import Display
 from bench.store.folder import RunFolder, write_atomic
+from stack.backends import new_stack
 from stack.budget import generator_cpus
 from stack.runner import Stack
 
@@ -60,7 +61,9 @@ class Driver:
         unless `settings` name another; stopped on leaving."""
         log_dir = self.path / "logs" / log_name
         config = self.config
-        with Stack(
+        with new_stack(
+            config.backend,
+            config.docker_budget,
             arch,
             config.base_port,
             config.budget,

@@ -31,6 +31,7 @@ from bench.store.folder import RunFolder, environment
 from pipeline.bundle import ModelBundle
 from pipeline.paths import RESULTS_ROOT
 from serving.settings import Settings
+from stack.backends import describe, new_stack
 from stack.budget import sut_cpus
 from stack.runner import Stack, StackError, terminate_as_interrupt
 
@@ -80,6 +81,8 @@ class Bench:
                 "cpus": {"sut": sut_cpus(config.budget), "generator": self.driver.generator_cpus},
                 # what every service runs with unless the run overrides it (fault runs' gateway)
                 "serving": served_defaults(),
+                # where the stacks ran: local processes, or Docker (engine version, budget mode)
+                "backend": describe(config.backend, config.docker_budget),
                 "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             },
         )
@@ -205,7 +208,9 @@ class Bench:
         log_dir = self.folder.path / "logs" / f"{first.arch}-rep{first.rep}-faults-{mode}"
         self.display.phase(f"starting {first.arch} ({mode})", first.arch, SCENARIO, first.rep)
         config = self.config
-        with Stack(
+        with new_stack(
+            config.backend,
+            config.docker_budget,
             first.arch,
             config.base_port,
             config.budget,

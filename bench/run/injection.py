@@ -4,10 +4,7 @@ stack's token; and waiting until a stack serves normally again between fault run
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
 import threading
 import time
 import urllib.error
@@ -36,8 +33,13 @@ def admin(stack: Stack, service: str, method: str, spec: dict[str, Any] | None =
             "content-type": "application/json",
         },
     )
-    with urllib.request.urlopen(request, timeout=5) as response:
-        return json.loads(response.read())
+
+    def call() -> Any:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return json.loads(response.read())
+
+    # On the service's own loopback: the host's, or its container's network.
+    return stack.on_loopback(service, call)
 
 
 class Injection:
@@ -101,7 +103,7 @@ class Injection:
         elif run.fault == "hang":
             self._event("start", pid=pid)
             self._hung_pid = pid
-            os.killpg(pid, signal.SIGSTOP)
+            stack.suspend(pid)
         else:
             figure = {
                 "slow": ("slow_ms", config.slow_ms),
@@ -130,8 +132,7 @@ class Injection:
     def _undo(self) -> None:
         if self._hung_pid is not None:
             pid, self._hung_pid = self._hung_pid, None
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGCONT)
+            self.stack.resume(pid)
         if self._toggled:
             self._toggled = False
             try:

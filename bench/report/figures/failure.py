@@ -56,10 +56,14 @@ def timeline(panels: Mapping[str, Mapping[str, Any]], title: str) -> bytes:
     for (top, bottom), variant in zip(grid, variants, strict=True):
         fault = panels[variant]
         start_s, end_s = fault["fault_window_s"]
+        bins = fault.get("timeline") or []
+        if end_s is None:
+            # The fault had not ended when the run did (a restart slower than the run's tail):
+            # the window runs to the last second measured.
+            end_s = max((b["t_s"] + 1 for b in bins), default=start_s)
         for ax in (top, bottom):
             ax.axvspan(start_s, end_s, color="#999", alpha=0.2)
             ax.grid(True, alpha=0.3)
-        bins = fault.get("timeline") or []
         for name in sorted({b["name"] for b in bins}):
             rows = sorted((b for b in bins if b["name"] == name), key=lambda b: b["t_s"])
             t = [b["t_s"] for b in rows]

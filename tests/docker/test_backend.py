@@ -1,0 +1,79 @@
+"""The harness on the Docker backend: a short bench of both architectures, and `archbench up`
+stopped by Ctrl-C, leave a run folder with its report and nothing on the engine."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import docker
+import pytest
+
+from stack.engine import leftovers
+from tests.bench.conftest import ARCHBENCH, bench
+from tests.conftest import free_base_port, request
+from tests.serving.test_parity import GOOD
+
+
+def archbench_cgroups() -> set[str]:
+    """Docker stacks' parent cgroups in every hierarchy (local stacks' are named otherwise)."""
+    return {str(p) for p in Path("/sys/fs/cgroup").glob("*/archbench/archbench-*") if p.is_dir()}
+
+
+@pytest.mark.parametrize("budget", ["partition", "shared"])
+def test_a_short_docker_bench_of_both_architectures_gives_a_run_with_a_report(
+    engine: docker.DockerClient, tmp_path: Path, model_dir: Path, budget: str
+) -> None:
+    before = archbench_cgroups()
+    flags = ["--backend", "docker", "--docker-budget", budget, "--arch", "monolith,micro"]
+    flags += ["--scenario", "steady", "--duration", "2", "--label", "docker"]
+    done = bench(tmp_path, free_base_port(), *flags)
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = (tmp_path / "latest").resolve()
+    meta = json.loads((run / "meta.json").read_text())
+    assert meta["backend"]["backend"] == "docker" and meta["backend"]["mode"] == budget
+    assert meta["backend"]["engine"] == engine.version()["Version"]
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "complete"
+    for arch in ("monolith", "micro"):
+        measured = summary["runs"][f"steady/{arch}/rep0"]["measured"]["all"]
+        assert measured["ok"] > 0
+    report = (run / "report.md").read_text()
+    assert f"Docker Engine {meta['backend']['engine']}, budget mode {budget}" in report
+    assert leftovers() == []
+    assert archbench_cgroups() <= before
+
+
+def test_ctrl_c_of_archbench_up_on_docker_removes_everything(
+    engine: docker.DockerClient, tmp_path: Path, model_dir: Path
+) -> None:
+    before = archbench_cgroups()
+    port = free_base_port()
+    argv = [*ARCHBENCH, "up", "micro", "--backend", "docker", "--port", str(port)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        answered = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                answered = request(
+                    f"http://127.0.0.1:{port}", "/predict", json.dumps(GOOD).encode()
+                )
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert answered is not None and answered.status == 200
+        assert [t for t in leftovers() if "micro" in t]
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "ready at" in out and "'backend': 'docker'" in out
+    assert leftovers() == []
+    assert archbench_cgroups() <= before
