@@ -14,7 +14,7 @@ import aiohttp
 from yarl import URL
 
 from pipeline.stages import STAGE_NAMES, Stage
-from serving import timing
+from serving import timing, tls
 from serving.errors import StageFailed, StageTimeout, StageUnavailable
 from serving.settings import Settings
 
@@ -52,11 +52,17 @@ class StageClient:
         self._pool_size = settings.pool_size
         self._pool_per_stage = settings.pool_per_stage
         self._session: aiohttp.ClientSession | None = None
+        self._ssl = tls.gateway_context(settings)
 
     async def open(self) -> None:
         # Every stage is its own host:port, so limit_per_host is a per-stage limit (0: none).
+        # With secured hops the pool's connections are mutual TLS: the handshake is paid once
+        # per pooled connection, the encryption on every call.
         connector = aiohttp.TCPConnector(
-            limit=self._pool_size, limit_per_host=self._pool_per_stage, keepalive_timeout=30
+            limit=self._pool_size,
+            limit_per_host=self._pool_per_stage,
+            keepalive_timeout=30,
+            ssl=self._ssl if self._ssl is not None else True,
         )
         self._session = aiohttp.ClientSession(
             connector=connector,

@@ -58,6 +58,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--models", help="sweep: model variants, e.g. light,medium,heavy")
     parser.add_argument("--batches", help="sweep: batch sizes, e.g. 1,8,32")
     parser.add_argument("--results-dir", type=Path, default=None, help="default: results/")
+    parser.add_argument(
+        "--secure-hops",
+        action="store_true",
+        default=None,
+        help="mutual TLS between the gateway and the stages (the monolith has no hops)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -94,6 +100,7 @@ def run(args: argparse.Namespace) -> None:
         "scaling_replicas": _numbers("--replicas", args.replicas),
         "sweep_models": tuple(args.models.split(",")) if args.models else None,
         "sweep_batches": _numbers("--batches", args.batches),
+        "secure_hops": args.secure_hops,
     }
     faulted: dict[str, Any] = {
         "kinds": _listed(args.fault),

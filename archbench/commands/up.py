@@ -15,6 +15,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--model", type=Path, metavar="DIR", help="bundle to serve (default: models/demo)"
     )
+    parser.add_argument(
+        "--secure-hops",
+        action="store_true",
+        help="mutual TLS between the gateway and the stages (the monolith has no hops)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -24,4 +29,4 @@ def run(args: argparse.Namespace) -> None:
 
     # the flag, else ARCHBENCH_MODEL_DIR, else the demo bundle
     model_dir = Settings.from_env(model_dir=args.model).model_dir
-    run_until_interrupted(args.arch, base_port=args.port, model_dir=model_dir)
+    run_until_interrupted(args.arch, args.port, model_dir, secure_hops=args.secure_hops)

@@ -49,6 +49,8 @@ def model_entry(bundle: ModelBundle, model_dir: str) -> dict[str, Any]:
 def served_defaults() -> dict[str, Any]:
     """The serving settings every stack of a run starts from (limits, timeouts, pools)."""
     per_process = ("host", "port", "model_dir", "stage_urls", "admin_port", "admin_token")
+    # Secured hops are the run's switch (BenchConfig.secure_hops); their files, each process's.
+    per_process += ("secure_hops", "tls_cert_file", "tls_key_file", "tls_ca_file")
     return {k: v for k, v in asdict(Settings()).items() if k not in per_process}
 
 
@@ -205,6 +207,7 @@ class Bench:
             log_dir,
             self.driver.settings(config.fault.gateway(first.resilience)),
             restart=True,
+            secure_hops=config.secure_hops,
         ) as stack:
             for run in runs:
                 self._run_fault(stack, Job(run.arch, SCENARIO, run.rep, run))

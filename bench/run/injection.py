@@ -26,9 +26,9 @@ SETTLE_TIMEOUT_S = 30.0
 
 def admin(stack: Stack, service: str, method: str, spec: dict[str, Any] | None = None) -> Any:
     """One request to a service's admin endpoint, with the stack's token."""
-    port = stack.service(service).admin_port
+    base = stack.base_url(stack.service(service), admin=True)
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/admin/faults",
+        f"{base}/admin/faults",
         data=json.dumps(spec).encode() if spec is not None else None,
         method=method,
         headers={
@@ -36,7 +36,8 @@ def admin(stack: Stack, service: str, method: str, spec: dict[str, Any] | None =
             "content-type": "application/json",
         },
     )
-    with urllib.request.urlopen(request, timeout=5) as response:
+    context = None if stack.service(service).entry else stack.client_ssl()
+    with urllib.request.urlopen(request, timeout=5, context=context) as response:
         return json.loads(response.read())
 
 
