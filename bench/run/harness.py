@@ -16,11 +16,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench.analyse import cost, plan, summary
+from bench.analyse import cost, summary
 from bench.analyse import runs as analysis
 from bench.config import BenchConfig
 from bench.load import payloads
-from bench.run import faults, scaling, sweep
+from bench.run import faults, rebuild, scaling, sweep
 from bench.run.driver import Driver
 from bench.run.faults import SCENARIO, FaultRun, stacks_of
 from bench.run.injection import Injection, settle
@@ -94,39 +94,25 @@ class Bench:
             except StackError as exc:
                 status, reason, failure = "incomplete", f"stack failed: {exc}", exc
         self.summary = self._summarize(status, reason)
-        self.folder.write_json("summary.json", self.summary)
+        self.folder.write_json(rebuild.SUMMARY_FILE, self.summary)
         if failure is not None:
             raise failure
         return self.folder.path
 
     def _summarize(self, status: str, reason: str | None) -> dict[str, Any]:
         """summary.json, every figure derived from the folder's raw files."""
-        config, path = self.config, self.folder.path
-        runs = summary.scenario_runs(path, config.slo_ms)
-        out: dict[str, Any] = {
-            "status": status,
-            "reason": reason,
-            "rate_rps": self.driver.rate,
-            "runs": runs,
-            "by_arch": analysis.aggregate(runs, config.archs, config.scenarios),
-        }
-        if SCENARIO in config.scenarios:
-            out["faults"] = summary.fault_entries(path, config.slo_ms)
-        validity = {k: s["validity"]["valid"] for k, s in runs.items()}
-        figures = cost.summarize(path, config.archs, config.budget, self.prices, validity)
-        if figures:
-            out["cost"] = figures
-        points = scaling.runs_of(path, config.slo_ms)
-        if points:
-            out["scaling"] = scaling.summarize(points)
-        measured = sweep.runs_of(path, config.slo_ms)
-        if measured:
-            out["sweep"] = points = sweep.summarize(measured)
-            out["sweep_crossover"] = sweep.crossover(points)
-        planned = plan.from_summary(out, config.slo_ms, self.prices)
-        if planned is not None:
-            out["plan"] = planned
-        return out
+        config = self.config
+        return rebuild.summarize(
+            self.folder.path,
+            config.archs,
+            config.scenarios,
+            config.slo_ms,
+            config.budget,
+            self.prices,
+            self.driver.rate,
+            status,
+            reason,
+        )
 
     def _jobs(self, scenarios: list[str]) -> list[tuple[str, int, list[str]]]:
         """(arch, rep, scenarios) in an order that alternates which architecture goes first."""
