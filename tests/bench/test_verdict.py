@@ -212,3 +212,24 @@ def test_deploy(ready: dict[str, float], topo: dict[str, Topology] | None, expec
     assert v.verdict == expected
     assert f"micro {ready['micro']:.2f} s, monolith {ready['monolith']:.2f} s" in v.evidence[1]
     assert judged(c.summary(), DEPLOY).verdict == NOT_MEASURED
+
+
+def test_attack_surface_of_a_run_with_secured_hops() -> None:
+    run = c.run(c.summary())
+    run.meta["config"]["secure_hops"] = True
+    surface = {v.claim: v for v in verdict.judge(run)}[SURFACE]
+    assert "hops carrying request data over plain HTTP: micro 0, monolith 0" in surface.evidence
+    assert any(
+        e.startswith("secured hops (--secure-hops): micro: 4 network hops")
+        for e in surface.evidence
+    )
+    # the stages still listen inside the host: what is reachable there is still more
+    assert surface.verdict == MIXED
+
+
+def test_the_price_of_secured_hops_in_one_sentence() -> None:
+    line = verdict.price_line(4, 0.4123, 0.2)
+    assert (
+        line == "securing the 4 hops (mutual TLS) costs 0.412 ms p50 and 0.200 CPU-ms per request"
+    )
+    assert "unmeasured CPU" in verdict.price_line(4, 0.4, None)

@@ -8,7 +8,8 @@ from rich.table import Table
 
 from bench.report.console import NOT_AVAILABLE, number, table
 from bench.selfcheck.conditions import MAX_FOREIGN_SHARE, budget_text, cpu_list, skew_warning
-from bench.selfcheck.perf.result import HOPS, PREDICT, PerfResult, in_process_argv
+from bench.analyse.verdict import price_line
+from bench.selfcheck.perf.result import HOPS, PREDICT, PerfResult, in_process_argv, secured_price
 from bench.selfcheck.targets import targets_table, verdict
 
 MAX_HOP_LATENCY_MS = 0.5
@@ -103,5 +104,8 @@ def conditions(result: PerfResult, payloads: int) -> list[str]:
         f"payloads: {payloads} single records sampled from the penguins dataset (target "
         "dropped), cycled; the wrk script POSTs them in turn with content-type application/json"
     )
+    price = secured_price(result)
+    if price is not None:
+        lines.insert(0, price_line(HOPS, *price))
     skewed = [phase for phase, share in result.foreign.items() if share > MAX_FOREIGN_SHARE]
     return lines + skew_warning(skewed, "the SUT CPU")

@@ -16,6 +16,8 @@ PREDICT = next(e for e in ENDPOINTS if e.path == "/predict")
 # The gateway calls each stage service of /predict once: that many hops per request.
 HOPS = len(PREDICT.stages)
 ARCHITECTURES = ("monolith", "micro")
+# The micro stack with secured hops (mutual TLS), measured beside the plain one.
+SECURED = "micro+mTLS"
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,18 @@ class PerfResult:
     peaks: dict[str, Peak] = field(default_factory=dict)
     # Share of the SUT CPU busy with work outside the measurement, per phase.
     foreign: dict[str, float] = field(default_factory=dict)
+
+
+def secured_price(result: PerfResult) -> tuple[float, float | None] | None:
+    """What securing the hops costs per request: (p50 ms, CPU-ms or None), secured micro minus
+    plain micro; None when the secured stack was not measured."""
+    plain, secured = result.low.get("micro"), result.low.get(SECURED)
+    if plain is None or secured is None:
+        return None
+    cpu = None
+    if plain.cpu_ms_per_request is not None and secured.cpu_ms_per_request is not None:
+        cpu = secured.cpu_ms_per_request - plain.cpu_ms_per_request
+    return secured.p50_ms - plain.p50_ms, cpu
 
 
 def in_process_argv(config: PerfConfig, cpus: Sequence[int]) -> list[str]:

@@ -26,6 +26,7 @@ from bench.selfcheck.perf import report
 from bench.selfcheck.perf.result import (
     ARCHITECTURES,
     PREDICT,
+    SECURED,
     LowLoad,
     PerfConfig,
     PerfResult,
@@ -164,6 +165,9 @@ def run(config: PerfConfig, progress: Callable[[str], None] | None = None) -> Pe
             arch: running.enter_context(Stack(arch, config.base_port + 10 * i, budget))
             for i, arch in enumerate(ARCHITECTURES)
         }
+        # Secured hops: micro again with mutual TLS, in the same rounds as the plain one.
+        port = config.base_port + 10 * len(ARCHITECTURES)
+        stacks[SECURED] = running.enter_context(Stack("micro", port, budget, secure_hops=True))
         result.applied = stacks["monolith"].applied
         say(f"{config.requests} sequential requests each, in {config.rounds} alternating rounds")
         with pinned(result.generator_cpus), watched(result, "sequential", list(stacks.values())):
