@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 DEMO    := models/demo/manifest.json
 ARCH    ?= monolith
 
-.PHONY: install model browser up test lint bench bench-quick bench-full ui microbench perf loadperf lock clean
+.PHONY: install model browser up test lint bench bench-quick bench-full ui microbench perf loadperf soak lock clean
 
 install: $(STAMP)
 
@@ -51,6 +51,9 @@ perf: model
 
 loadperf: model
 	$(BIN)/archbench loadperf
+
+soak: model
+	$(BIN)/archbench soak --arch $(ARCH) $(if $(MODEL),--model $(MODEL))
 
 lock:
 	uv pip compile --python 3.11 --generate-hashes --extra dev pyproject.toml -o requirements.lock
