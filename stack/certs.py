@@ -74,7 +74,9 @@ def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
     path.chmod(0o600)
 
 
-def authority(folder: Path, holders: Iterable[str], label: str = "archbench") -> dict[str, Identity]:
+def authority(
+    folder: Path, holders: Iterable[str], label: str = "archbench"
+) -> dict[str, Identity]:
     """Make a CA in `folder` and one identity per holder (a service name, or the harness)."""
     now = datetime.datetime.now(datetime.UTC)
     ca_key = _key()

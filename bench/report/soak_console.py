@@ -19,19 +19,19 @@ def soak_table(data: dict[str, Any]) -> Table:
     )
     out = table(title, COLUMNS, left=("service", "leak"))
     for name, s in data["services"].items():
-
-        def edges(key: str, digits: int = 0) -> str:
-            return f"{s[key]['start']:.{digits}f}→{s[key]['end']:.{digits}f}"
-
         out.add_row(
             name,
-            edges("rss_mib", 1),
+            _edges(s["rss_mib"], 1),
             number(s["rss_slope_mib_per_min"], 2, missing=MISSING),
-            edges("open_fds"),
-            edges("connections"),
+            _edges(s["open_fds"]),
+            _edges(s["connections"]),
             "; ".join(s["leaks"]) or "no",
         )
     return out
+
+
+def _edges(levels: dict[str, float], digits: int = 0) -> str:
+    return f"{levels['start']:.{digits}f}→{levels['end']:.{digits}f}"
 
 
 def bounds_line(data: dict[str, Any]) -> str:

@@ -50,8 +50,9 @@ def served_defaults() -> dict[str, Any]:
     """The serving settings every stack of a run starts from (limits, timeouts, pools)."""
     per_process = ("host", "port", "model_dir", "stage_urls", "admin_port", "admin_token")
     # Secured hops are the run's switch (BenchConfig.secure_hops); their files, each process's.
-    per_process += ("secure_hops", "tls_cert_file", "tls_key_file", "tls_ca_file")
-    return {k: v for k, v in asdict(Settings()).items() if k not in per_process}
+    secured = ("secure_hops", "tls_cert_file", "tls_key_file", "tls_ca_file")
+    defaults = asdict(Settings()).items()
+    return {k: v for k, v in defaults if k not in per_process and k not in secured}
 
 
 class Bench:

@@ -48,9 +48,7 @@ def test_a_flat_service_does_not_leak() -> None:
 def test_growth_beyond_a_bound_flags_a_leak() -> None:
     growing = soak.analyse(samples(3.0), warmup_s=60)
     assert growing["services"]["gateway"]["rss_slope_mib_per_min"] == pytest.approx(3.0, abs=0.05)
-    assert (
-        growing["leak"] and "RSS grows 3.0" in growing["services"]["gateway"]["leaks"][0]
-    )
+    assert growing["leak"] and "RSS grows 3.0" in growing["services"]["gateway"]["leaks"][0]
     just_under = soak.analyse(samples(0.9), warmup_s=60)
     assert not just_under["leak"]
     fds = soak.analyse(samples(0.0, fds_per_sample=1), warmup_s=60)

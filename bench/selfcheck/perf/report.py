@@ -6,9 +6,9 @@ import statistics
 
 from rich.table import Table
 
+from bench.analyse.verdict import price_line
 from bench.report.console import NOT_AVAILABLE, number, table
 from bench.selfcheck.conditions import MAX_FOREIGN_SHARE, budget_text, cpu_list, skew_warning
-from bench.analyse.verdict import price_line
 from bench.selfcheck.perf.result import HOPS, PREDICT, PerfResult, in_process_argv, secured_price
 from bench.selfcheck.targets import targets_table, verdict
 
