@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from archbench.commands.tools import require_tools
+from pipeline.errors import UserError
 from pipeline.paths import DEFAULT_MODEL_DIR
 
 
@@ -22,11 +23,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--port", type=int, default=8800, help="monolith port; micro uses port+10.."
     )
+    parser.add_argument(
+        "--into",
+        type=Path,
+        metavar="RUN_DIR",
+        help="keep perf.json in this bench run's folder (its verdict quotes the price of secured "
+        "hops); default: a new results/<stamp>-perf/",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> None:
     from bench.selfcheck.perf import PerfConfig, main
+    from bench.selfcheck.perf.stored import save
+    from pipeline.paths import RESULTS_ROOT
 
     require_tools("perf", hint=" (apt-get install)")
     config = PerfConfig(
@@ -38,4 +48,6 @@ def run(args: argparse.Namespace) -> None:
         wrk_connections=args.connections,
         base_port=args.port,
     )
-    main(config)
+    if args.into is not None and not (args.into / "meta.json").is_file():
+        raise UserError(f"--into {args.into}: not a run folder (it has no meta.json)")
+    print(f"kept: {save(main(config), args.into, RESULTS_ROOT)}")

@@ -263,6 +263,11 @@ def _surface(run: StoredRun, topo: dict[str, Topology]) -> Judged:
     )
     if secured:
         evidence += (f"secured hops (--secure-hops): {_hop_line(MICRO, splits[MICRO])}",)
+    perf = run.perf or {}
+    if perf.get("secured_price"):
+        price = perf["secured_price"]
+        line = price_line(perf["hops"], price["p50_ms"], price["cpu_ms"])
+        evidence += (f"archbench perf (same rounds, plain and secured micro): {line}",)
     if micro.published_ports > mono.published_ports:
         return SUPPORTED, evidence, ()
     if inside[0] > inside[1] or splits[MICRO].hops > splits[MONOLITH].hops:

@@ -41,6 +41,12 @@ class StoredRun:
         runs = self.summary.get("runs") or {}
         return sorted((k, v) for k, v in runs.items() if k.startswith(prefix))
 
+    @property
+    def perf(self) -> dict[str, Any] | None:
+        """`archbench perf --into` this folder: its perf.json, None when absent."""
+        path = self.path / "perf.json"
+        return read_json(path) if path.is_file() else None
+
     def record(self, key: str) -> dict[str, Any] | None:
         """The raw latency record of one run (`scenario/arch/repN`), None when absent."""
         if key not in self._records:

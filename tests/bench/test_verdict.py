@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -233,3 +234,27 @@ def test_the_price_of_secured_hops_in_one_sentence() -> None:
         line == "securing the 4 hops (mutual TLS) costs 0.412 ms p50 and 0.200 CPU-ms per request"
     )
     assert "unmeasured CPU" in verdict.price_line(4, 0.4, None)
+
+
+def test_a_perf_result_kept_in_the_run_gives_the_price(tmp_path: Path) -> None:
+    from bench.selfcheck.perf.result import SECURED, LowLoad, PerfConfig, PerfResult
+    from bench.selfcheck.perf.stored import save
+
+    (tmp_path / "meta.json").write_text('{"schema_version": 1, "config": {}}')
+    result = PerfResult(PerfConfig(model_dir=tmp_path), [1], [0])
+    result.low = {
+        "monolith": LowLoad(100, 1.0, 2.0, 0.9, {}),
+        "micro": LowLoad(100, 3.0, 5.0, 2.0, {"score-hop": 0.3}),
+        SECURED: LowLoad(100, 3.5, 6.0, 2.4, {"score-hop": 0.4}),
+    }
+    save(result, tmp_path, tmp_path / "unused")
+    surface = {v.claim: v for v in verdict.judge(c.run(c.summary(), tmp_path))}[SURFACE]
+    assert (
+        "archbench perf (same rounds, plain and secured micro): securing the 4 hops (mutual TLS) "
+        "costs 0.500 ms p50 and 0.400 CPU-ms per request"
+    ) in surface.evidence
+    # without perf.json, no price is quoted
+    other = tmp_path / "other"
+    other.mkdir()
+    surface = {v.claim: v for v in verdict.judge(c.run(c.summary(), other))}[SURFACE]
+    assert not any("perf" in e for e in surface.evidence)

@@ -193,8 +193,8 @@ def run(config: PerfConfig, progress: Callable[[str], None] | None = None) -> Pe
     return result
 
 
-def main(config: PerfConfig) -> None:
-    """Run everything and print the tables."""
+def main(config: PerfConfig) -> PerfResult:
+    """Run everything, print the tables; the result, to keep (bench.selfcheck.perf.stored)."""
     console = stdout(140)
     progress = Console(stderr=True)
     result = run(config, lambda message: progress.print(f"[dim]… {message}[/]"))
@@ -202,3 +202,4 @@ def main(config: PerfConfig) -> None:
     console.print(report.figures(result))
     for line in report.conditions(result, POOL_SIZE):
         console.print(line, highlight=False)
+    return result
