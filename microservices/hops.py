@@ -44,8 +44,13 @@ class StageClient:
             for name, bases in self._bases.items()
         }
         # 0 means no timeout. aiohttp's total includes the wait for a pooled connection.
+        # Secured hops: aiohttp's connect timeout would include the TLS handshake (inside
+        # create_connection), CPU work of both ends that a burst of new pooled connections on
+        # one shared CPU takes past 0.5 s (64 handshakes to one stage: ~0.5 s here) though the
+        # stage is reachable. The stage timeout bounds the whole call, handshake included.
+        connect_s = None if settings.secure_hops else settings.connect_timeout_s or None
         self._timeout = aiohttp.ClientTimeout(
-            total=settings.stage_timeout_s or None, connect=settings.connect_timeout_s or None
+            total=settings.stage_timeout_s or None, connect=connect_s
         )
         self._timeout_s = settings.stage_timeout_s
         self._probe_timeout = aiohttp.ClientTimeout(total=1.0)
