@@ -17,31 +17,27 @@ def _files(settings: Settings) -> tuple[Path, Path, Path]:
     return cert, key, ca
 
 
-def uvicorn_options(settings: Settings) -> dict[str, Any]:
-    """uvicorn.Config keywords for a stage: TLS on its listeners, a client certificate required;
-    nothing with secured hops off."""
+# The same four options under each server's own names: cert, key, CA, client certificate rule.
+_UVICORN = ("ssl_certfile", "ssl_keyfile", "ssl_ca_certs", "ssl_cert_reqs")
+_GUNICORN = ("certfile", "keyfile", "ca_certs", "cert_reqs")
+
+
+def _server_options(settings: Settings, names: tuple[str, ...]) -> dict[str, Any]:
     if not settings.secure_hops:
         return {}
     cert, key, ca = _files(settings)
-    return {
-        "ssl_certfile": str(cert),
-        "ssl_keyfile": str(key),
-        "ssl_ca_certs": str(ca),
-        "ssl_cert_reqs": ssl.CERT_REQUIRED,
-    }
+    return dict(zip(names, (str(cert), str(key), str(ca), ssl.CERT_REQUIRED), strict=True))
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn.Config keywords for a stage: TLS on its listeners, a client certificate required;
+    nothing with secured hops off."""
+    return _server_options(settings, _UVICORN)
 
 
 def gunicorn_options(settings: Settings) -> dict[str, Any]:
     """The same for gunicorn (the Flask stage of micro-flask)."""
-    if not settings.secure_hops:
-        return {}
-    cert, key, ca = _files(settings)
-    return {
-        "certfile": str(cert),
-        "keyfile": str(key),
-        "ca_certs": str(ca),
-        "cert_reqs": ssl.CERT_REQUIRED,
-    }
+    return _server_options(settings, _GUNICORN)
 
 
 def client_context(cert: Path, key: Path, ca: Path) -> ssl.SSLContext:

@@ -21,7 +21,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--wrk-seconds", type=int, default=10, help="duration of each wrk run")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections (closed loop)")
     parser.add_argument(
-        "--port", type=int, default=8800, help="monolith port; micro uses port+10.., micro+mTLS port+20.."
+        "--port",
+        type=int,
+        default=8800,
+        help="monolith port; micro uses port+10.., micro+mTLS port+20..",
     )
     parser.add_argument(
         "--into",

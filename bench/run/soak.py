@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +105,7 @@ def run(soak: SoakConfig, display: Display, root: Path = RESULTS_ROOT) -> tuple[
     ).check()
     folder = RunFolder.create(config.label, root)
     folder.write_json(
-        "meta.json", {"config": config.as_dict(), "soak": soak.__dict__, **environment_entry()}
+        "meta.json", {"config": config.as_dict(), "soak": asdict(soak), **environment_entry()}
     )
     driver = Driver(config, display, folder)
     raw, capacity = folder.path / "raw", None

@@ -94,7 +94,8 @@ def conditions(result: PerfResult, payloads: int) -> list[str]:
         f"in-process: {' '.join(in_process_argv(config, result.sut_cpus))} "
         "(OMP/OPENBLAS/MKL threads 1)",
         f"sequential: {config.requests} POST {PREDICT.path} of one record each per stack after "
-        f"{config.warmup} warm-up, every stack up (micro+mTLS: micro with secured hops), taking turns in {config.rounds} rounds; one "
+        f"{config.warmup} warm-up, every stack up (micro+mTLS: micro with secured hops), taking "
+        f"turns in {config.rounds} rounds; one "
         f"keep-alive http.client connection per stack on CPU {cpu_list(result.generator_cpus)}; "
         "latency by perf_counter_ns around request and read; CPU = the stack's cgroup "
         "cpuacct.usage delta / requests",
