@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from serving.settings import Settings
-    from stack.runner import run_until_interrupted
+    from stack.up import run_until_interrupted
 
     # the flag, else ARCHBENCH_MODEL_DIR, else the demo bundle
     model_dir = Settings.from_env(model_dir=args.model).model_dir
