@@ -61,8 +61,10 @@ def open_run(path: Path) -> StoredRun:
         raise ResultsError(f"no run folder at {path}")
     for name in ("meta.json", "summary.json"):
         if not (path / name).is_file():
+            hint = f" (`archbench report {path}` rebuilds it)" if name == "summary.json" else ""
             raise ResultsError(
-                f"{path} has no {name}: not a run folder, or its run was killed before writing it"
+                f"{path} has no {name}: not a run folder, or its run was killed before writing "
+                f"it{hint}"
             )
     try:
         meta, summary = read_json(path / "meta.json"), read_json(path / "summary.json")
