@@ -8,7 +8,7 @@ ARCH    ?= monolith
 # The image's base; `make base-image` builds this one locally (no registry needed).
 BASE    ?= archbench/bookworm-python:3.11
 
-.PHONY: install model browser up test lint bench bench-quick bench-full ui microbench perf loadperf lock clean base-image image wheelhouse
+.PHONY: install model browser up test lint bench bench-quick bench-full ui microbench perf loadperf soak lock clean base-image image wheelhouse
 
 install: $(STAMP)
 
@@ -53,6 +53,9 @@ perf: model
 
 loadperf: model
 	$(BIN)/archbench loadperf
+
+soak: model
+	$(BIN)/archbench soak --arch $(ARCH) $(if $(MODEL),--model $(MODEL))
 
 # The runtime lock is the full lock's subset the image needs: same versions, no dev tools.
 lock:

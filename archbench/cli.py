@@ -1,4 +1,4 @@
-"""`archbench` subcommands: train, up, bench, report, compare, plan, ui, microbench, perf,
+"""`archbench` subcommands: train, up, bench, soak, report, compare, plan, ui, microbench, perf,
 loadperf. Mistakes: one line, exit 1."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from archbench.commands import (
     perf,
     plan,
     report,
+    soak,
     train,
     ui,
     up,
@@ -23,7 +24,7 @@ from archbench.commands import (
 from pipeline.errors import UserError
 
 # The order `archbench --help` lists them in.
-COMMANDS = (train, bundle, up, microbench, perf, loadperf, bench, report, compare, plan, ui)
+COMMANDS = (train, bundle, up, microbench, perf, loadperf, bench, soak, report, compare, plan, ui)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -99,6 +99,8 @@ class BenchConfig:
     sweep_models: tuple[str, ...] = VARIANTS
     sweep_batches: tuple[int, ...] = (1, 8, 32)
     sweep_s: float = 5.0
+    # Mutual TLS between the gateway and the stages of every microservices stack of the run.
+    secure_hops: bool = False
 
     def runs(self, part: str) -> bool:
         """Whether a harness part (scaling, sweep) runs: asked for, or in the full profile."""

@@ -11,7 +11,7 @@ from gunicorn.app.base import BaseApplication
 
 from microservices.stage_app import input_decoder, load_for, run_stage, with_wait
 from pipeline.stages import STAGE_NAMES, Stage, stage
-from serving import admin
+from serving import admin, tls
 from serving.asgi import Reply
 from serving.faults import Faults
 from serving.settings import Settings
@@ -69,6 +69,7 @@ def main() -> None:
         "keepalive": 75,
         "accesslog": None,
         "loglevel": "warning",
+        **tls.gunicorn_options(settings),
     }
     _Gunicorn(app, options).run()
 

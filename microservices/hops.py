@@ -14,7 +14,7 @@ import aiohttp
 from yarl import URL
 
 from pipeline.stages import STAGE_NAMES, Stage
-from serving import timing
+from serving import timing, tls
 from serving.errors import StageFailed, StageTimeout, StageUnavailable
 from serving.settings import Settings
 
@@ -44,19 +44,30 @@ class StageClient:
             for name, bases in self._bases.items()
         }
         # 0 means no timeout. aiohttp's total includes the wait for a pooled connection.
+        # Secured hops: aiohttp's connect timeout would include the TLS handshake (inside
+        # create_connection), CPU work of both ends that a burst of new pooled connections on
+        # one shared CPU takes past 0.5 s (64 handshakes to one stage: ~0.5 s here) though the
+        # stage is reachable. The stage timeout bounds the whole call, handshake included.
+        connect_s = None if settings.secure_hops else settings.connect_timeout_s or None
         self._timeout = aiohttp.ClientTimeout(
-            total=settings.stage_timeout_s or None, connect=settings.connect_timeout_s or None
+            total=settings.stage_timeout_s or None, connect=connect_s
         )
         self._timeout_s = settings.stage_timeout_s
         self._probe_timeout = aiohttp.ClientTimeout(total=1.0)
         self._pool_size = settings.pool_size
         self._pool_per_stage = settings.pool_per_stage
         self._session: aiohttp.ClientSession | None = None
+        self._ssl = tls.gateway_context(settings)
 
     async def open(self) -> None:
         # Every stage is its own host:port, so limit_per_host is a per-stage limit (0: none).
+        # With secured hops the pool's connections are mutual TLS: the handshake is paid once
+        # per pooled connection, the encryption on every call.
         connector = aiohttp.TCPConnector(
-            limit=self._pool_size, limit_per_host=self._pool_per_stage, keepalive_timeout=30
+            limit=self._pool_size,
+            limit_per_host=self._pool_per_stage,
+            keepalive_timeout=30,
+            ssl=self._ssl if self._ssl is not None else True,
         )
         self._session = aiohttp.ClientSession(
             connector=connector,

@@ -26,7 +26,7 @@ from uvicorn.supervisors import Multiprocess
 
 from pipeline.bundle import ModelBundle
 from pipeline.errors import PipelineError
-from serving import admin, errors, metrics, openapi, timing
+from serving import admin, errors, metrics, openapi, timing, tls
 from serving.errors import HTTPError, PayloadTooLarge, RouteNotFound
 from serving.faults import Faults
 from serving.protocol import OneWriteProtocol
@@ -232,13 +232,18 @@ def _add_admin(app: FastAPI, settings: Settings, faults: Faults) -> None:
     app.add_api_route(admin.PATH, admin_faults, methods=list(admin.ROUTED))
 
 
-def serve(app: FastAPI | str, settings: Settings, workers: int = 1) -> None:
+def serve(
+    app: FastAPI | str, settings: Settings, workers: int = 1, tls_server: bool = False
+) -> None:
     """Run an app under uvicorn with uvloop and httptools (one write per response), unlogged;
     with the admin listener as a second socket when the settings enable it.
 
     With `workers` > 1, `app` names a factory ("module:function") that each worker process calls;
     the workers share the one listening socket (uvicorn's supervisor binds it). Fault toggles
     live in one process, so such a server has no admin listener.
+
+    `tls_server`: a stage's server, which with secured hops serves every listener (the admin one
+    too, its token still required) over TLS and refuses a client without a valid certificate.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     config = uvicorn.Config(
@@ -256,6 +261,7 @@ def serve(app: FastAPI | str, settings: Settings, workers: int = 1) -> None:
         # Longer than the gateway pool's keep-alive, so the server never closes a pooled
         # connection the client is about to reuse.
         timeout_keep_alive=75,
+        **(tls.uvicorn_options(settings) if tls_server else {}),
     )
     server = uvicorn.Server(config)
     if workers > 1:

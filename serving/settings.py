@@ -40,6 +40,21 @@ class Settings:
     # The admin listener (serving/admin.py): only with both a port and a token.
     admin_port: int | None = None
     admin_token: str | None = None
+    # Secured hops (serving/tls.py): mutual TLS between the gateway and the stages. A stage then
+    # serves every listener with TLS and refuses a client without a certificate from the CA; the
+    # gateway calls the stages over https presenting its own. The files are this process's.
+    secure_hops: bool = False
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_ca_file: Path | None = None
+
+    def __post_init__(self) -> None:
+        files = (self.tls_cert_file, self.tls_key_file, self.tls_ca_file)
+        if self.secure_hops and None in files:
+            raise ValueError(
+                "secure_hops needs ARCHBENCH_TLS_CERT_FILE, ARCHBENCH_TLS_KEY_FILE and "
+                "ARCHBENCH_TLS_CA_FILE"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ, **overrides: object) -> Settings:
@@ -67,6 +82,10 @@ class Settings:
             ("fallback", _flag),
             ("admin_port", int),
             ("admin_token", str),
+            ("secure_hops", _flag),
+            ("tls_cert_file", Path),
+            ("tls_key_file", Path),
+            ("tls_ca_file", Path),
         ):
             raw = get(name)
             if raw is not None:

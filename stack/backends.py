@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stack.runner import Stack
+from stack.runner import Stack, StackError
 
 BACKENDS = ("local", "docker")
 # How the Docker backend holds a stack to its budget (stack.docker_config): each container its
@@ -20,6 +20,10 @@ def new_stack(backend: str, docker_budget: str, *args: Any, **kwargs: Any) -> St
     if backend == "docker":
         from stack.docker_stack import DockerStack  # the Docker SDK only where Docker is used
 
+        if kwargs.pop("secure_hops", False):
+            raise StackError(
+                "--secure-hops runs on the local backend only: the compose files carry no TLS"
+            )
         kwargs["mode"] = docker_budget
         return DockerStack(*args, **kwargs)
     return Stack(*args, **kwargs)

@@ -90,6 +90,7 @@ class DockerStack(Stack):
         self.confinement = Confinement(self.project, self.budget)
         self.applied: Applied | None = None
         self.admin_token = secrets.token_urlsafe(32)
+        self.secure_hops = False  # the compose files carry no TLS (stack.backends refuses it)
         self.restart, self.on_restart = restart, on_restart
         self.spawned_unix: dict[str, float] = {}
         self.ready_unix: dict[str, float] = {}

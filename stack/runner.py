@@ -5,7 +5,10 @@ Stopping sends SIGTERM to every group, then SIGKILL after a grace period; a chil
 the runner (PR_SET_PDEATHSIG), so no process outlives the harness. With `restart=True` a
 supervisor (stack.supervisor) starts a dead service again; without it a dead service stays dead
 and `check_alive` reports it. Every service gets an admin listener on 127.0.0.1 (serving.admin)
-guarded by a token made for this stack alone.
+guarded by a token made for this stack alone. With `secure_hops` the hops are mutual TLS: a CA
+and a certificate per service (and one for the harness's own probes) are made into a temporary
+folder of this stack alone (stack.certs), removed when it stops; the monolith has no hops, so
+the switch changes nothing there.
 """
 
 from __future__ import annotations
@@ -14,10 +17,13 @@ import ctypes
 import itertools
 import os
 import secrets
+import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -27,16 +33,18 @@ from pathlib import Path
 from types import FrameType
 from typing import TypeVar
 
-from pipeline import bundle as bundles
 from pipeline.errors import UserError
-from pipeline.paths import DEFAULT_MODEL_DIR, LOG_ROOT, ROOT
+from pipeline.paths import LOG_ROOT, ROOT
 from serving.settings import environ
+from stack import certs
 from stack.budget import Applied, Confinement
 from stack.supervisor import Restart, Supervisor
 from stack.topology import COMMON_ENV, Budget, Service, services, shares
 
 READY_TIMEOUT_S = 60.0
 STOP_GRACE_S = 3.0
+# The holder name of the harness's own certificate (readiness probes, admin requests).
+HARNESS = "harness"
 _PR_SET_PDEATHSIG = 1
 _counter = itertools.count()
 T = TypeVar("T")
@@ -116,10 +124,15 @@ class Stack:
         restart: bool = False,
         on_restart: Callable[[Restart], None] | None = None,
         replicas: Mapping[str, int] | None = None,
+        secure_hops: bool = False,
     ) -> None:
         self.arch = arch
         self.replicas = dict(replicas or {})
-        self.services = services(arch, base_port, replicas=replicas)
+        self.services = services(arch, base_port, replicas=replicas, secure_hops=secure_hops)
+        # Only a stack with hops has anything to secure.
+        self.secure_hops = secure_hops and len(self.services) > 1
+        self.identities: dict[str, certs.Identity] = {}
+        self._tls_dir: Path | None = None
         self.budget = budget or Budget()
         self.log_dir = log_dir or LOG_ROOT / arch
         # Serving settings (serving.settings.Settings names) every service of the stack gets.
@@ -166,6 +179,10 @@ class Stack:
                         f"{what}port {port} for service {service.name!r} is already in use"
                     )
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        if self.secure_hops:
+            self._tls_dir = Path(tempfile.mkdtemp(prefix=f"archbench-tls-{self.arch}-"))
+            holders = [s.name for s in self.services] + [HARNESS]
+            self.identities = certs.authority(self._tls_dir, holders, f"archbench {self.arch}")
         self.applied = self.confinement.apply()
         try:
             for service in self.services:
@@ -181,7 +198,8 @@ class Stack:
 
     def _spawn(self, service: Service) -> subprocess.Popen[bytes]:
         admin = {"admin_port": service.admin_port, "admin_token": self.admin_token}
-        env = {**COMMON_ENV, **service.env, **environ({**admin, **self.settings})}
+        identity = self.identities[service.name].settings() if self.secure_hops else {}
+        env = {**COMMON_ENV, **service.env, **environ({**admin, **self.settings, **identity})}
         argv = [sys.executable, "-m", service.module, *service.args]
         return spawn(
             argv, env, self.log_path(service.name), lambda: self.confinement.join(service.name)
@@ -234,11 +252,23 @@ class Stack:
                 )
             time.sleep(0.05)
 
+    def base_url(self, service: Service, admin: bool = False) -> str:
+        """Where the harness reaches a service (or its admin listener): https on a stage with
+        secured hops, whose listeners all speak TLS."""
+        secured = self.secure_hops and not service.entry
+        port = service.admin_port if admin else service.port
+        return f"{'https' if secured else 'http'}://127.0.0.1:{port}"
+
+    def client_ssl(self) -> ssl.SSLContext | None:
+        """The harness's own client identity for the stages of a stack with secured hops."""
+        return self.identities[HARNESS].client_context() if self.secure_hops else None
+
     def ready(self, service: Service, timeout_s: float = 1.0) -> bool:
         """Whether the service answers its readiness probe with 200 now."""
-        url = f"http://127.0.0.1:{service.port}{service.ready_path}"
+        url = self.base_url(service) + service.ready_path
+        context = None if service.entry else self.client_ssl()
         try:
-            with urllib.request.urlopen(url, timeout=timeout_s) as response:
+            with urllib.request.urlopen(url, timeout=timeout_s, context=context) as response:
                 return bool(response.status == 200)
         except (urllib.error.URLError, OSError):
             return False
@@ -275,6 +305,9 @@ class Stack:
             process.wait()
         self.processes.clear()
         self.confinement.remove()
+        if self._tls_dir is not None:
+            shutil.rmtree(self._tls_dir, ignore_errors=True)
+            self._tls_dir = None
 
     def pids(self) -> dict[str, int]:
         return {name: p.pid for name, p in self.processes.items()}
@@ -304,55 +337,3 @@ def terminate_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _report_restart(restart: Restart) -> None:
-    print(
-        f"service {restart.service!r} exited with code {restart.exit_code}; restarted, ready "
-        f"again after {restart.restart_s:.1f} s",
-        file=sys.stderr,
-        flush=True,
-    )
-
-
-def run_until_interrupted(
-    arch: str,
-    base_port: int = 8000,
-    model_dir: Path = DEFAULT_MODEL_DIR,
-    make: Callable[..., Stack] | None = None,
-) -> None:
-    """`archbench up`: start the stack serving the bundle in `model_dir`, print where it is,
-    stop it all on Ctrl-C or SIGTERM; `make` builds the stack (stack.backends: local processes by
-    default, or Docker). A service that dies is restarted, as compose's
-    `restart: unless-stopped` would. A folder without a bundle: BundleError, before any start."""
-    bundles.load(model_dir, with_model=False)
-    settings = {"model_dir": model_dir}
-    stack = (make or Stack)(
-        arch,
-        base_port,
-        settings=settings,
-        restart=True,
-        on_restart=_report_restart,
-    )
-    with terminate_as_interrupt():
-        try:
-            stack.start()
-        except KeyboardInterrupt:
-            print("interrupted during start-up; every process stopped", file=sys.stderr)
-            return
-        try:
-            applied = stack.applied
-            print(
-                f"{arch} ready at {stack.url}  serving {model_dir} ({len(stack.services)} "
-                f"process(es); {stack.describe()}; budget: "
-                f"{applied.as_dict() if applied else 'none'}; "
-                f"logs: {stack.log_dir})"
-            )
-            print("Ctrl-C to stop", flush=True)
-            while True:
-                stack.check_alive()
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            print("\nstopping", file=sys.stderr)
-        finally:
-            stack.stop()

@@ -66,11 +66,13 @@ def services(
     base_port: int = DEFAULT_PORT,
     host: Callable[[str], str] = lambda _: "127.0.0.1",
     replicas: Mapping[str, int] | None = None,
+    secure_hops: bool = False,
 ) -> tuple[Service, ...]:
     """The services of an architecture in start order (entry point last).
 
     `host(name)` says how one service reaches another: loopback locally, the service name in
     compose. `replicas` scales out (see the module docstring); ValueError names a bad entry.
+    `secure_hops`: the gateway reaches the stages over https (mutual TLS, serving/tls.py).
     """
     if arch not in ARCHITECTURES:
         raise ValueError(
@@ -92,7 +94,8 @@ def services(
             port = base_port + 1 + i + r * PORT_BLOCK
             service_name = name if r == 0 else f"{name}-{r + 1}"
             stages.append(Service(service_name, module, (name, *port_args(port)), port))
-            addresses.setdefault(name, []).append(f"http://{host(service_name)}:{port}")
+            scheme = "https" if secure_hops else "http"
+            addresses.setdefault(name, []).append(f"{scheme}://{host(service_name)}:{port}")
     urls = {f"ARCHBENCH_{name.upper()}_URL": ",".join(a) for name, a in addresses.items()}
     gateway = Service(
         "gateway", "microservices.gateway", port_args(base_port), base_port, urls, True

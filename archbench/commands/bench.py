@@ -66,6 +66,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="docker: partition (each container its own CPU cap, the default) or shared (one "
         "cap for the stack's containers, as local)",
     )
+    parser.add_argument(
+        "--secure-hops",
+        action="store_true",
+        default=None,
+        help="mutual TLS between the gateway and the stages (the monolith has no hops)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -104,6 +110,7 @@ def run(args: argparse.Namespace) -> None:
         "sweep_batches": _numbers("--batches", args.batches),
         "backend": args.backend,
         "docker_budget": args.docker_budget,
+        "secure_hops": args.secure_hops,
     }
     faulted: dict[str, Any] = {
         "kinds": _listed(args.fault),

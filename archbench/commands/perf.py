@@ -34,11 +34,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=8800,
         help="the first stack's port; the next ones +10 each, then the floor server",
     )
+    parser.add_argument(
+        "--into",
+        type=Path,
+        metavar="RUN_DIR",
+        help="keep perf.json in this bench run's folder (its verdict quotes the price of secured "
+        "hops); default: a new results/<stamp>-perf/",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> None:
     from bench.selfcheck.perf import PerfConfig, main
+    from bench.selfcheck.perf.stored import save
+    from pipeline.paths import RESULTS_ROOT
 
     for flag, value in (("--rounds", args.rounds), ("--requests", args.requests)):
         if value < 1:
@@ -56,4 +65,6 @@ def run(args: argparse.Namespace) -> None:
         wrk_connections=args.connections,
         base_port=args.port,
     )
-    main(config)
+    if args.into is not None and not (args.into / "meta.json").is_file():
+        raise UserError(f"--into {args.into}: not a run folder (it has no meta.json)")
+    print(f"kept: {save(main(config), args.into, RESULTS_ROOT)}")

@@ -15,6 +15,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from bench.report.page import build
+    from bench.run.rebuild import SUMMARY_FILE, rebuild
 
-    path = build(args.run_dir, args.out)
+    folder: Path = args.run_dir
+    if (folder / "meta.json").is_file() and not (folder / SUMMARY_FILE).exists():
+        # The harness was killed before its summary: rebuild it from the complete raw runs.
+        print(f"{folder}: {rebuild(folder)['reason']}")
+    path = build(folder, args.out)
     print(f"report: {path}")

@@ -24,15 +24,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default="partition",
         help="docker: each container its own CPU cap (partition) or one for the stack (shared)",
     )
+    parser.add_argument(
+        "--secure-hops",
+        action="store_true",
+        help="mutual TLS between the gateway and the stages (the monolith has no hops)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> None:
     from serving.settings import Settings
     from stack.backends import new_stack
-    from stack.runner import run_until_interrupted
+    from stack.up import run_until_interrupted
 
     # the flag, else ARCHBENCH_MODEL_DIR, else the demo bundle
     model_dir = Settings.from_env(model_dir=args.model).model_dir
     make = functools.partial(new_stack, args.backend, args.docker_budget)
-    run_until_interrupted(args.arch, args.port, model_dir, make)
+    run_until_interrupted(args.arch, args.port, model_dir, args.secure_hops, make)

@@ -35,6 +35,12 @@ def jobs(folder: Path, part: str) -> Iterator[tuple[Path, dict[str, Any]]]:
             yield out, job
 
 
+def complete(out: Path) -> bool:
+    """Whether a job's raw records were written in full: its latency record and its samples
+    (each written atomically, last of all)."""
+    return (out / "latency.json").is_file() and (out / "samples.json").is_file()
+
+
 def job_summary(out: Path, slo_ms: float) -> dict[str, Any]:
     """One job's summary from its raw directory (bench.analyse.runs.summarize, with its
     architecture, repetition and applied budget); invalid when Locust wrote no record."""
@@ -70,9 +76,16 @@ def summarized(
     return summary
 
 
-def scenario_runs(folder: Path, slo_ms: float) -> dict[str, dict[str, Any]]:
-    """summary.json's `runs`: each Locust scenario job's summary by its key."""
-    return {job["key"]: job_summary(out, slo_ms) for out, job in jobs(folder, "scenario")}
+def scenario_runs(
+    folder: Path, slo_ms: float, complete_only: bool = False
+) -> dict[str, dict[str, Any]]:
+    """summary.json's `runs`: each Locust scenario job's summary by its key (with
+    `complete_only`, only the jobs whose raw records are complete)."""
+    return {
+        job["key"]: job_summary(out, slo_ms)
+        for out, job in jobs(folder, "scenario")
+        if complete(out) or not complete_only
+    }
 
 
 def fault_entries(folder: Path, slo_ms: float) -> list[dict[str, Any]]:

@@ -239,6 +239,12 @@ def _complexity(run: StoredRun, topo: dict[str, Topology]) -> Judged:
     return tally([a > b for _, a, b in checks]), (*evidence, _hop_line(MICRO, splits[MICRO])), ()
 
 
+def price_line(hops: int, p50_ms: float, cpu_ms: float | None) -> str:
+    """The price of secured hops in one sentence."""
+    cpu = "an unmeasured CPU cost" if cpu_ms is None else f"{cpu_ms:.3f} CPU-ms"
+    return f"securing the {hops} hops (mutual TLS) costs {p50_ms:.3f} ms p50 and {cpu} per request"
+
+
 def _surface(run: StoredRun, topo: dict[str, Topology]) -> Judged:
     splits = _hops(run)
     if splits is None:
@@ -248,14 +254,24 @@ def _surface(run: StoredRun, topo: dict[str, Topology]) -> Judged:
         micro.listening_ports - micro.published_ports,
         mono.listening_ports - mono.published_ports,
     )
-    evidence = (
+    # A run with --secure-hops measured the micro hops over mutual TLS: none carry plain data.
+    secured = bool(run.config.get("secure_hops"))
+    plain = 0 if secured else splits[MICRO].hops
+    evidence: tuple[str, ...] = (
         f"published ports: micro {micro.published_ports}, monolith {mono.published_ports}",
         f"internal listening ports: micro {inside[0]}, monolith {inside[1]}",
-        f"hops carrying request data over plain HTTP: micro {splits[MICRO].hops}, "
+        f"hops carrying request data over plain HTTP: micro {plain}, "
         f"monolith {splits[MONOLITH].hops}",
         f"admin listeners (loopback only, token required): micro {micro.admin_listeners}, "
         f"monolith {mono.admin_listeners}",
     )
+    if secured:
+        evidence += (f"secured hops (--secure-hops): {_hop_line(MICRO, splits[MICRO])}",)
+    perf = run.perf or {}
+    if perf.get("secured_price"):
+        price = perf["secured_price"]
+        line = price_line(perf["hops"], price["p50_ms"], price["cpu_ms"])
+        evidence += (f"archbench perf (same rounds, plain and secured micro): {line}",)
     if micro.published_ports > mono.published_ports:
         return SUPPORTED, evidence, ()
     if inside[0] > inside[1] or splits[MICRO].hops > splits[MONOLITH].hops:

@@ -4,7 +4,6 @@ request's exact latency. Imported only inside Locust processes (it pulls in geve
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import random
 import signal
@@ -20,6 +19,7 @@ import gevent
 from locust import LoadTestShape, User, constant, events, task
 from locust.exception import CatchResponseError, StopTest, StopUser
 
+from bench.atomic import write_atomic
 from bench.load import payloads, shapes, wire
 from bench.load.search import MIN_REQUESTS, SearchConfig, Trial, next_rate, trial_seconds
 from bench.load.sender import Sender, search_config, trial_of
@@ -373,4 +373,5 @@ def _on_stop(environment: Any, **_: Any) -> None:
         completed=STATE.done or scenario in shapes.CLOSED_LOOP,
         payload_seed=options.payload_seed,
     )
-    Path(options.record_file).write_text(json.dumps(record))
+    # Atomic: a harness killed while Locust writes leaves no half record for a rebuilt summary.
+    write_atomic(Path(options.record_file), record)

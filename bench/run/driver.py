@@ -70,6 +70,7 @@ class Driver:
             log_dir,
             self.settings(settings),
             replicas=replicas,
+            secure_hops=config.secure_hops,
         ) as stack:
             rows = resources.at_rest(stack, config.idle_s)
             record = {

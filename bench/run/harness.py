@@ -16,12 +16,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench.analyse import capacity, cost, plan, summary
-from bench.analyse import runs as analysis
+from bench.analyse import capacity, cost, summary
 from bench.config import BenchConfig
 from bench.load import payloads
 from bench.measure import calibration
-from bench.run import faults, scaling, sweep
+from bench.run import faults, rebuild, scaling, sweep
 from bench.run.driver import Driver
 from bench.run.faults import SCENARIO, FaultRun, stacks_of
 from bench.run.injection import Injection, settle
@@ -51,7 +50,10 @@ def model_entry(bundle: ModelBundle, model_dir: str) -> dict[str, Any]:
 def served_defaults() -> dict[str, Any]:
     """The serving settings every stack of a run starts from (limits, timeouts, pools)."""
     per_process = ("host", "port", "model_dir", "stage_urls", "admin_port", "admin_token")
-    return {k: v for k, v in asdict(Settings()).items() if k not in per_process}
+    # Secured hops are the run's switch (BenchConfig.secure_hops); their files, each process's.
+    secured = ("secure_hops", "tls_cert_file", "tls_key_file", "tls_ca_file")
+    defaults = asdict(Settings()).items()
+    return {k: v for k, v in defaults if k not in per_process and k not in secured}
 
 
 class Bench:
@@ -96,42 +98,25 @@ class Bench:
             except StackError as exc:
                 status, reason, failure = "incomplete", f"stack failed: {exc}", exc
         self.summary = self._summarize(status, reason)
-        self.folder.write_json("summary.json", self.summary)
+        self.folder.write_json(rebuild.SUMMARY_FILE, self.summary)
         if failure is not None:
             raise failure
         return self.folder.path
 
     def _summarize(self, status: str, reason: str | None) -> dict[str, Any]:
         """summary.json, every figure derived from the folder's raw files."""
-        config, path = self.config, self.folder.path
-        runs = summary.scenario_runs(path, config.slo_ms)
-        by_arch = analysis.aggregate(runs, config.archs, config.locust_scenarios)
-        capacity.extend(by_arch, runs)
-        out: dict[str, Any] = {
-            "status": status,
-            "reason": reason,
-            "rate_rps": self.driver.rate,
-            "runs": runs,
-            "by_arch": by_arch,
-            "ratios": capacity.ratios(runs, config.archs),
-        }
-        if SCENARIO in config.scenarios:
-            out["faults"] = summary.fault_entries(path, config.slo_ms)
-        validity = {k: s["validity"]["valid"] for k, s in runs.items()}
-        figures = cost.summarize(path, config.archs, config.budget, self.prices, validity)
-        if figures:
-            out["cost"] = figures
-        points = scaling.runs_of(path, config.slo_ms)
-        if points:
-            out["scaling"] = scaling.summarize(points)
-        measured = sweep.runs_of(path, config.slo_ms)
-        if measured:
-            out["sweep"] = points = sweep.summarize(measured)
-            out["sweep_crossover"] = sweep.crossover(points)
-        planned = plan.from_summary(out, config.slo_ms, self.prices)
-        if planned is not None:
-            out["plan"] = planned
-        return out
+        config = self.config
+        return rebuild.summarize(
+            self.folder.path,
+            config.archs,
+            config.scenarios,
+            config.slo_ms,
+            config.budget,
+            self.prices,
+            self.driver.rate,
+            status,
+            reason,
+        )
 
     def _jobs(self, scenarios: list[str]) -> list[tuple[str, int, list[str]]]:
         """(arch, rep, scenarios) in an order that alternates which architecture goes first."""
@@ -217,6 +202,7 @@ class Bench:
             log_dir,
             self.driver.settings(config.fault.gateway(first.resilience)),
             restart=True,
+            secure_hops=config.secure_hops,
         ) as stack:
             for run in runs:
                 self._run_fault(stack, Job(run.arch, SCENARIO, run.rep, run))

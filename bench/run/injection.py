@@ -23,9 +23,9 @@ SETTLE_TIMEOUT_S = 30.0
 
 def admin(stack: Stack, service: str, method: str, spec: dict[str, Any] | None = None) -> Any:
     """One request to a service's admin endpoint, with the stack's token."""
-    port = stack.service(service).admin_port
+    base = stack.base_url(stack.service(service), admin=True)
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/admin/faults",
+        f"{base}/admin/faults",
         data=json.dumps(spec).encode() if spec is not None else None,
         method=method,
         headers={
@@ -33,9 +33,10 @@ def admin(stack: Stack, service: str, method: str, spec: dict[str, Any] | None =
             "content-type": "application/json",
         },
     )
+    context = None if stack.service(service).entry else stack.client_ssl()
 
     def call() -> Any:
-        with urllib.request.urlopen(request, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=5, context=context) as response:
             return json.loads(response.read())
 
     # On the service's own loopback: the host's, or its container's network.

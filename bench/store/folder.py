@@ -14,9 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.atomic import create_atomic, write_atomic
 from pipeline.bundler import versions
 from pipeline.errors import UserError
 from pipeline.paths import RESULTS_ROOT, ROOT
+
+__all__ = ["RunFolder", "ResultsError", "read_json", "environment", "write_atomic"]
 
 SCHEMA_VERSION = 1
 PACKAGES = (
@@ -81,8 +84,11 @@ class RunFolder:
 
     def write_json(self, relative: str, data: dict[str, Any]) -> Path:
         path = self.file(relative)
-        with path.open("x") as f:
-            json.dump({"schema_version": SCHEMA_VERSION, **data}, f, indent=2, default=str)
+        text = json.dumps({"schema_version": SCHEMA_VERSION, **data}, indent=2, default=str)
+        try:
+            create_atomic(path, text)
+        except FileExistsError:
+            raise ResultsError(f"{path} exists; a run folder is write-once") from None
         return path
 
 
@@ -134,12 +140,3 @@ def _git() -> dict[str, Any]:
         "commit": git("rev-parse", "HEAD"),
         "dirty": bool(status) if status is not None else None,
     }
-
-
-def write_atomic(path: Path, data: Any) -> None:
-    """Write JSON so that a reader never sees half of it, even after a kill: a temporary file in
-    the same folder, renamed over the name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(data))
-    temporary.replace(path)

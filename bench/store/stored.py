@@ -41,6 +41,12 @@ class StoredRun:
         runs = self.summary.get("runs") or {}
         return sorted((k, v) for k, v in runs.items() if k.startswith(prefix))
 
+    @property
+    def perf(self) -> dict[str, Any] | None:
+        """`archbench perf --into` this folder: its perf.json, None when absent."""
+        path = self.path / "perf.json"
+        return read_json(path) if path.is_file() else None
+
     def record(self, key: str) -> dict[str, Any] | None:
         """The raw latency record of one run (`scenario/arch/repN`), None when absent."""
         if key not in self._records:
@@ -55,8 +61,10 @@ def open_run(path: Path) -> StoredRun:
         raise ResultsError(f"no run folder at {path}")
     for name in ("meta.json", "summary.json"):
         if not (path / name).is_file():
+            hint = f" (`archbench report {path}` rebuilds it)" if name == "summary.json" else ""
             raise ResultsError(
-                f"{path} has no {name}: not a run folder, or its run was killed before writing it"
+                f"{path} has no {name}: not a run folder, or its run was killed before writing "
+                f"it{hint}"
             )
     try:
         meta, summary = read_json(path / "meta.json"), read_json(path / "summary.json")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -212,3 +213,48 @@ def test_deploy(ready: dict[str, float], topo: dict[str, Topology] | None, expec
     assert v.verdict == expected
     assert f"micro {ready['micro']:.2f} s, monolith {ready['monolith']:.2f} s" in v.evidence[1]
     assert judged(c.summary(), DEPLOY).verdict == NOT_MEASURED
+
+
+def test_attack_surface_of_a_run_with_secured_hops() -> None:
+    run = c.run(c.summary())
+    run.meta["config"]["secure_hops"] = True
+    surface = {v.claim: v for v in verdict.judge(run)}[SURFACE]
+    assert "hops carrying request data over plain HTTP: micro 0, monolith 0" in surface.evidence
+    assert any(
+        e.startswith("secured hops (--secure-hops): micro: 4 network hops")
+        for e in surface.evidence
+    )
+    # the stages still listen inside the host: what is reachable there is still more
+    assert surface.verdict == MIXED
+
+
+def test_the_price_of_secured_hops_in_one_sentence() -> None:
+    line = verdict.price_line(4, 0.4123, 0.2)
+    assert (
+        line == "securing the 4 hops (mutual TLS) costs 0.412 ms p50 and 0.200 CPU-ms per request"
+    )
+    assert "unmeasured CPU" in verdict.price_line(4, 0.4, None)
+
+
+def test_a_perf_result_kept_in_the_run_gives_the_price(tmp_path: Path) -> None:
+    from bench.selfcheck.perf.result import SECURED, LowLoad, PerfConfig, PerfResult
+    from bench.selfcheck.perf.stored import save
+
+    (tmp_path / "meta.json").write_text('{"schema_version": 1, "config": {}}')
+    result = PerfResult(PerfConfig(model_dir=tmp_path), [1], [0])
+    result.low = {
+        "monolith": LowLoad(100, 1.0, 2.0, 0.9, {}),
+        "micro": LowLoad(100, 3.0, 5.0, 2.0, {"score-hop": 0.3}),
+        SECURED: LowLoad(100, 3.5, 6.0, 2.4, {"score-hop": 0.4}),
+    }
+    save(result, tmp_path, tmp_path / "unused")
+    surface = {v.claim: v for v in verdict.judge(c.run(c.summary(), tmp_path))}[SURFACE]
+    assert (
+        "archbench perf (same rounds, plain and secured micro): securing the 4 hops (mutual TLS) "
+        "costs 0.500 ms p50 and 0.400 CPU-ms per request"
+    ) in surface.evidence
+    # without perf.json, no price is quoted
+    other = tmp_path / "other"
+    other.mkdir()
+    surface = {v.claim: v for v in verdict.judge(c.run(c.summary(), other))}[SURFACE]
+    assert not any("perf" in e for e in surface.evidence)

@@ -10,6 +10,7 @@ from functools import partial
 
 from rich.table import Table
 
+from bench.analyse.verdict import price_line
 from bench.report.console import NOT_AVAILABLE, table
 from bench.selfcheck.conditions import MAX_FOREIGN_SHARE, budget_text, cpu_list, skew_warning
 from bench.selfcheck.perf.result import (
@@ -20,6 +21,7 @@ from bench.selfcheck.perf.result import (
     PerfResult,
     Sample,
     in_process_argv,
+    secured_price,
 )
 from bench.selfcheck.rounds import Figure, cell, figure, legend, paired, per_round
 from bench.selfcheck.targets import interval_verdict, targets_table
@@ -193,5 +195,8 @@ def conditions(result: PerfResult, payloads: int) -> list[str]:
         f"payloads: {payloads} single records sampled from the bundle's records, cycled; the "
         "wrk script POSTs them in turn with content-type application/json"
     )
+    price = secured_price(result)
+    if price is not None:
+        lines.insert(0, price_line(HOPS, *price) + " (median of per-round differences)")
     skewed = [step for step, share in worst.items() if share > MAX_FOREIGN_SHARE]
     return lines + skew_warning(skewed, "the SUT CPU")

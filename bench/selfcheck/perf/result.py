@@ -3,6 +3,7 @@ each round, with its conditions."""
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -21,9 +22,12 @@ HOPS = len(PREDICT.stages)
 # The stacks measured, by name: each starts on a base port within a budget. The first is the
 # baseline every other one's hop tax and peak are taken against. Adding a stack is a line here.
 StackFactory = Callable[[int, Budget], Stack]
+# The micro stack with secured hops (mutual TLS), measured beside the plain one.
+SECURED = "micro+mTLS"
 STACKS: Mapping[str, StackFactory] = {
     "monolith": partial(Stack, "monolith"),
     "micro": partial(Stack, "micro"),
+    SECURED: partial(Stack, "micro", secure_hops=True),
 }
 BASELINE = next(iter(STACKS))
 # The bare round trip through the gateway's client to a minimal app (perf.floor).
@@ -80,6 +84,22 @@ class PerfResult:
     @property
     def stacks(self) -> list[str]:
         return list(self.peaks)
+
+
+def secured_price(result: PerfResult) -> tuple[float, float | None] | None:
+    """What securing the hops costs per request: (p50 ms, CPU-ms or None), the median over rounds
+    of secured micro minus plain micro in the same round; None when either was not measured."""
+    plain, secured = result.low.get("micro") or [], result.low.get(SECURED) or []
+    pairs = list(zip(plain, secured, strict=False))
+    if not pairs:
+        return None
+    p50 = statistics.median(s.p50_ms - p.p50_ms for p, s in pairs)
+    cpus = [
+        s.cpu_ms_per_request - p.cpu_ms_per_request
+        for p, s in pairs
+        if s.cpu_ms_per_request is not None and p.cpu_ms_per_request is not None
+    ]
+    return p50, statistics.median(cpus) if cpus else None
 
 
 def in_process_argv(config: PerfConfig, cpus: Sequence[int]) -> list[str]:

@@ -234,8 +234,8 @@ def _steps(
     return steps
 
 
-def main(config: PerfConfig) -> None:
-    """Run everything and print the tables."""
+def main(config: PerfConfig) -> PerfResult:
+    """Run everything, print the tables, and return what was measured."""
     console = stdout(160)
     progress = Console(stderr=True)
     started = time.monotonic()
@@ -248,3 +248,4 @@ def main(config: PerfConfig) -> None:
     for line in report.conditions(result, POOL_SIZE):
         console.print(line, highlight=False)
     console.print(f"took {time.monotonic() - started:.0f} s", highlight=False)
+    return result
