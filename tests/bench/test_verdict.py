@@ -237,15 +237,16 @@ def test_the_price_of_secured_hops_in_one_sentence() -> None:
 
 
 def test_a_perf_result_kept_in_the_run_gives_the_price(tmp_path: Path) -> None:
-    from bench.selfcheck.perf.result import SECURED, LowLoad, PerfConfig, PerfResult
+    from bench.selfcheck.perf.result import SECURED, PerfConfig, PerfResult, Sample
     from bench.selfcheck.perf.stored import save
 
     (tmp_path / "meta.json").write_text('{"schema_version": 1, "config": {}}')
     result = PerfResult(PerfConfig(model_dir=tmp_path), [1], [0])
+    # two rounds: the price is the median of each round's secured minus plain micro
     result.low = {
-        "monolith": LowLoad(100, 1.0, 2.0, 0.9, {}),
-        "micro": LowLoad(100, 3.0, 5.0, 2.0, {"score-hop": 0.3}),
-        SECURED: LowLoad(100, 3.5, 6.0, 2.4, {"score-hop": 0.4}),
+        "monolith": [Sample(100, 1.0, 2.0, 0.9), Sample(100, 1.1, 2.0, 0.9)],
+        "micro": [Sample(100, 3.0, 5.0, 2.0), Sample(100, 4.0, 5.0, 2.2)],
+        SECURED: [Sample(100, 3.5, 6.0, 2.4), Sample(100, 4.5, 6.0, 2.6)],
     }
     save(result, tmp_path, tmp_path / "unused")
     surface = {v.claim: v for v in verdict.judge(c.run(c.summary(), tmp_path))}[SURFACE]
