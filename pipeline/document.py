@@ -64,7 +64,9 @@ def _diagnose(body: bytes, error: Exception) -> Any:
         raise not_utf8(body)
     message = str(error)
     if not body.strip():
-        raise MalformedBody('body is empty; send one record or {"records": [record, ...]}')
+        raise MalformedBody(
+            'body is not valid JSON: it is empty; send one record or {"records": [...]}'
+        )
     if body.startswith(codecs.BOM_UTF8):
         return parse(body[len(codecs.BOM_UTF8) :])
     if body.startswith(_WIDE_BOMS) or b"\x00" in body[:4]:

@@ -45,8 +45,8 @@ CASES: list[tuple[str, bytes, str | None, int, str]] = [
     ("deep, decodable", b"[" * 200 + b"]" * 200, JSON, 400, f"{MAX_DEPTH} levels"),
     ("deep inside a record", _with("island", "[" * 40 + "]" * 40), JSON, 400, "levels deep"),
     ("nested value", _with("island", "[[1]]"), JSON, 422, "island"),
-    ("empty body", b"", JSON, 400, "body is empty"),
-    ("white space body", b" \n", JSON, 400, "body is empty"),
+    ("empty body", b"", JSON, 400, "it is empty"),
+    ("white space body", b" \n", JSON, 400, "it is empty"),
     ("NaN literal", _with("bill_length_mm", "NaN"), JSON, 400, "not valid JSON"),
     ("Infinity literal", _with("bill_length_mm", "-Infinity"), JSON, 400, "not valid JSON"),
     ("number beyond a float", _with("bill_length_mm", "1e400"), JSON, 422, "bill_length_mm"),
@@ -167,3 +167,21 @@ def test_a_body_past_the_discard_bound_is_cut_off(monolith: Stack) -> None:
     received, sent = _send_big(monolith.url, DISCARD_LIMIT_BYTES * 4, chunked=False)
     assert received.startswith(b"HTTP/1.1 413 ")
     assert sent < DISCARD_LIMIT_BYTES * 4
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"records": ["\xff"]}', b"[" * 50_000, b'{"rows": [[' + b"9" * 5000 + b"]]}"],
+    ids=["utf-8", "deep", "digits"],
+)
+def test_a_stage_called_with_a_bad_body_answers_400(
+    micro: Stack, micro_flask: Stack, body: bytes
+) -> None:
+    """Each stage service, FastAPI or Flask, is a server too: a body it cannot decode is the
+    caller's 400 naming its input type, never a 500 the gateway would relay as a 502."""
+    for stack in (micro, micro_flask):
+        for stage in ("ingest", "validate", "features", "score"):
+            service = stack.service(stage)
+            answer = request(f"http://127.0.0.1:{service.port}", f"/{stage}", body)
+            assert answer.status in (400, 422), (stack.arch, stage, answer.body[:200])
+            assert json.loads(answer.body)["error"] in ("malformed_json", "invalid_records")
