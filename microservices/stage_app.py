@@ -30,7 +30,8 @@ def input_decoder(stage: Stage) -> Callable[[bytes], Any]:
     def decode(body: bytes) -> Any:
         try:
             return decoder.decode(body)
-        except msgspec.MsgspecError as exc:
+        # A stage is a server too: whatever it is sent, a bad body is the caller's 400.
+        except (msgspec.MsgspecError, UnicodeDecodeError, RecursionError) as exc:
             raise MalformedBody(f"body is not a valid {name}: {exc}") from None
 
     return decode

@@ -112,8 +112,9 @@ def check_value(field: Field, value: Any) -> tuple[Value, str | None]:
         return value, None
     if not isinstance(value, str):
         return None, "must be a string, one of: " + ", ".join(field.categories)
+    folded = value.casefold()  # once: a huge string is not folded once per category
     for category in field.categories:
-        if value.casefold() == category.casefold():
+        if folded == category.casefold():
             return category, None
     return None, "must be one of: " + ", ".join(field.categories)
 
@@ -136,6 +137,19 @@ def check_record(schema: Schema, record: Any, prefix: str) -> tuple[list[Value],
             row.append(value)
     known = set(schema.names)
     problems.extend(
-        Problem(dot + name, "is not a model input") for name in record if name not in known
+        Problem(dot + shown_key(name), "is not a model input")
+        for name in record
+        if name not in known
     )
     return row, problems
+
+
+# An unknown key is echoed back at most this long: the answer stays small whatever was sent.
+SHOWN_KEY_LENGTH = 64
+
+
+def shown_key(key: str) -> str:
+    """An unknown key as a problem names it: an empty key as "", a long one cut short."""
+    if not key:
+        return '""'
+    return key if len(key) <= SHOWN_KEY_LENGTH else key[:SHOWN_KEY_LENGTH] + "…"

@@ -6,24 +6,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
-
 from pipeline.bundle import ModelBundle
-from pipeline.errors import InvalidRecords, MalformedBody
+from pipeline.document import parse
+from pipeline.errors import InvalidRecords
 from pipeline.records import Batch, FeatureBatch, Predictions, Problem, ValidBatch, Value
-from pipeline.schema import check_record
-
-_decode_json = msgspec.json.Decoder().decode
+from pipeline.schema import check_record, shown_key
 
 BODY_SHAPE = 'must be a JSON object: one record, or {"records": [record, ...]}'
 
 
 def ingest(bundle: ModelBundle, body: bytes) -> Batch:
     """Parse a raw request body into a batch: one record, or `{"records": [...]}`."""
-    try:
-        document = _decode_json(body)
-    except msgspec.DecodeError as exc:
-        raise MalformedBody(f"body is not valid JSON: {exc}") from None
+    document = parse(body)
     if not isinstance(document, dict):
         raise InvalidRecords("request body has the wrong shape", [Problem("body", BODY_SHAPE)])
     if "records" not in document:
@@ -32,7 +26,11 @@ def ingest(bundle: ModelBundle, body: bytes) -> Batch:
     if not isinstance(records, list):
         problem = Problem("records", "must be a list of record objects")
         raise InvalidRecords("request body has the wrong shape", [problem])
-    extra = [Problem(key, "is not allowed beside records") for key in document if key != "records"]
+    extra = [
+        Problem(shown_key(key), "is not allowed beside records")
+        for key in document
+        if key != "records"
+    ]
     if extra:
         raise InvalidRecords("request body has the wrong shape", extra)
     return Batch([_strip(r) for r in records])

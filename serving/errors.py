@@ -1,7 +1,7 @@
 """HTTP errors of the serving layer, and the one place where any error becomes a response.
 
     HTTPError                  carries a status and an ErrorBody
-     ├── UnsupportedMediaType   415: body is not application/json
+     ├── UnsupportedMediaType   415: body is not application/json, or not in UTF-8
      ├── PayloadTooLarge        413: body over the size limit
      ├── RouteNotFound          404 / 405: no such route or method
      ├── Unauthorized           401: admin request without the right token
@@ -24,6 +24,7 @@ from pipeline.errors import MalformedBody, PipelineError, RequestError
 from pipeline.records import ErrorBody, Problem
 
 _encode = msgspec.json.Encoder().encode
+_UTF8 = ("utf-8", "utf8")
 
 
 class HTTPError(Exception):
@@ -100,13 +101,19 @@ def to_response(error: Exception) -> tuple[int, bytes]:
 
 
 def check_content_type(value: str | None) -> None:
-    """Refuse anything but JSON bodies."""
-    media_type = (value or "").split(";", 1)[0].strip().lower()
+    """Refuse anything but JSON bodies in UTF-8: application/json, with no charset or UTF-8's."""
+    media_type, *parameters = (value or "").lower().split(";")
+    media_type = media_type.strip()
     if media_type != "application/json":
-        shown = media_type or "none"
-        raise UnsupportedMediaType(
-            f"content type {shown!r} is not supported; send application/json"
-        )
+        said = f"content type {media_type!r}" if media_type else "no content type"
+        raise UnsupportedMediaType(f"{said} is not supported; send application/json")
+    for parameter in parameters:
+        name, _, charset = parameter.partition("=")
+        charset = charset.strip().strip('"')
+        if name.strip() == "charset" and charset not in _UTF8:
+            raise UnsupportedMediaType(
+                f"charset {charset!r} is not supported; send application/json in UTF-8"
+            )
 
 
 def check_length(value: str | None, limit: int) -> None:

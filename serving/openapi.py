@@ -6,7 +6,8 @@ settings. Its request schema accepts exactly the JSON bodies the server accepts 
 takes any JSON number in its range, an integer one also `3.0`, as JSON Schema's `integer` does;
 strings through the patterns of serving.patterns: trimmed, categories case-folded, text by its
 length once trimmed). What no JSON Schema can say: the body limit in bytes (413, stated in the
-document), and the JSON text itself (duplicate keys: the server keeps the last).
+document), and the JSON text itself (pipeline.document: UTF-8 only, nesting and digits bounded,
+duplicate keys: the server keeps the last).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import msgspec
 
 from pipeline.bundle import ModelBundle
+from pipeline.document import MAX_DEPTH, MAX_DIGITS
 from pipeline.errors import InvalidRecords, MalformedBody, RequestError
 from pipeline.records import ErrorBody
 from pipeline.schema import Field, Schema
@@ -109,9 +111,18 @@ def prediction_schema(bundle: ModelBundle) -> dict[str, Any]:
 # Each error a public POST can answer: status, the errors behind it, when (a stage error: the
 # gateway's only, naming the stage).
 _ERRORS: tuple[tuple[int, tuple[type[HTTPError] | type[RequestError], ...], str], ...] = (
-    (400, (MalformedBody,), "The body is not valid JSON."),
+    (
+        400,
+        (MalformedBody,),
+        "The body is not JSON in UTF-8 (the message names the byte, or the limit: arrays and "
+        f"objects nested at most {MAX_DEPTH} deep, integers of at most {MAX_DIGITS} digits).",
+    ),
     (413, (errors.PayloadTooLarge,), "The body is over {limit} bytes."),
-    (415, (errors.UnsupportedMediaType,), "The content type is not application/json."),
+    (
+        415,
+        (errors.UnsupportedMediaType,),
+        "The content type is not application/json, or names a charset other than UTF-8.",
+    ),
     (422, (InvalidRecords,), "Records break the input schema; `problems` names every bad field."),
     (502, (errors.StageFailed,), "failed with a server error."),
     (503, (errors.StageUnavailable, errors.CircuitOpen), "is down, or its circuit is open."),

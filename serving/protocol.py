@@ -1,4 +1,5 @@
-"""uvicorn's httptools protocol, sending a response's head and body in one write.
+"""uvicorn's httptools protocol, sending a response's head and body in one write, and bounding
+what it reads of a body nobody will use.
 
 uvicorn writes the status line and headers as soon as the app starts a response, and the body
 in a second write. On loopback each write is a segment that wakes the peer: the client reads the
@@ -6,6 +7,12 @@ head, sleeps, and wakes again for the body; on a single shared CPU the woken pee
 the writer between the two. Holding the head until the body follows (at the latest until the
 event loop's next turn) sends one segment per response and removes that second wake-up from
 every request and every hop.
+
+A request answered before its body was read (a 413 for a body over the limit) has the rest of
+its body read and thrown away, so that a client still sending gets to read the answer rather
+than a connection reset (which is what closing a socket with unread data sends). Only up to
+DISCARD_LIMIT_BYTES: past that the connection is closed, so no client can keep a server reading
+for ever.
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ import asyncio
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+DISCARD_LIMIT_BYTES = 64 << 20
 
 
 class _OneWriteTransport:
@@ -62,3 +71,16 @@ class OneWriteProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         wrapped = _OneWriteTransport(transport, asyncio.get_running_loop())
         super().connection_made(wrapped)  # type: ignore[arg-type]
+        self._discarded_bytes = 0
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._discarded_bytes = 0
+
+    def on_body(self, body: bytes) -> None:
+        if self.cycle.response_complete:  # answered already: uvicorn throws this away
+            self._discarded_bytes += len(body)
+            if self._discarded_bytes > DISCARD_LIMIT_BYTES:
+                self.transport.close()
+            return
+        super().on_body(body)
