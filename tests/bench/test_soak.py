@@ -51,8 +51,12 @@ def test_growth_beyond_a_bound_flags_a_leak() -> None:
     assert growing["leak"] and "RSS grows 3.0" in growing["services"]["gateway"]["leaks"][0]
     just_under = soak.analyse(samples(0.9), warmup_s=60)
     assert not just_under["leak"]
-    fds = soak.analyse(samples(0.0, fds_per_sample=1), warmup_s=60)
-    assert fds["leak"] and fds["services"]["gateway"]["leaks"] == ["open fds grew by 45 (bound 16)"]
+    fds = soak.analyse(samples(0.0, fds_per_sample=2), warmup_s=60)
+    assert fds["leak"] and fds["services"]["gateway"]["leaks"] == ["open fds grew by 90 (bound 80)"]
+    # a pool filling once to its bound after a slow spell (as the generator's connections do)
+    # is not a leak: growth within the in-flight bound
+    pool = soak.analyse(samples(0.0, fds_per_sample=1), warmup_s=60)
+    assert not pool["leak"] and pool["services"]["gateway"]["open_fds"]["end"] > 70
 
 
 def test_the_warmup_is_left_out_and_too_few_samples_refused() -> None:
