@@ -13,7 +13,7 @@ from typing import Any
 
 import gevent
 
-from bench.load import shapes
+from bench.load import payloads, shapes
 from bench.load.dispatch import Workers
 from bench.load.search import SearchConfig, Trial, judge
 from bench.measure.latency import Recorder, summary_ms
@@ -26,7 +26,8 @@ MAX_SLOT_WAIT_S = 1.0
 SETTLE_RUN = 3
 SETTLE_FACTOR = 3.0
 SETTLE_SLACK_S = 0.002
-Request = tuple[Any, bytes]
+# A payload with its request's bytes, encoded once (bench/load/wire.py).
+Request = tuple[payloads.Payload, bytes]
 
 
 def search_config(options: Any) -> SearchConfig:

@@ -22,7 +22,7 @@ from locust.exception import CatchResponseError, StopTest, StopUser
 from bench.atomic import write_atomic
 from bench.load import payloads, shapes, wire
 from bench.load.search import MIN_REQUESTS, SearchConfig, Trial, next_rate, trial_seconds
-from bench.load.sender import Sender, idle_latency_s, search_config, settle, trial_of
+from bench.load.sender import Request, Sender, idle_latency_s, search_config, settle, trial_of
 from bench.load.shapes import Schedule
 from bench.measure.latency import Recorder
 from pipeline.errors import UserError
@@ -114,9 +114,6 @@ def _add_options(parser: Any) -> None:
         action="store_true",
         help="skip the exact-latency record (to measure what capturing costs)",
     )
-
-
-Request = tuple[payloads.Payload, bytes]
 
 
 @cache
