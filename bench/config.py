@@ -245,7 +245,9 @@ class BenchConfig:
             if left:
                 notes.append(f"faults {', '.join(left)}: not measured (no process to signal)")
             offered = tuple(k for k in kinds if k in REMOTE_FAULTS)
-            chosen = replace(self, fault=replace(self.fault, kinds=offered))
+            # one gateway mode: the deployment's own (bench.run.faults keys it "plain")
+            fault = replace(self.fault, kinds=offered, resilience=(False,))
+            chosen = replace(self, fault=fault)
         if not scenarios_given:
             try:
                 chosen._check_remote()

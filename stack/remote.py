@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from pipeline.paths import LOG_ROOT
@@ -34,6 +34,7 @@ NOT_MEASURED = (
     "proportional memory (PSS): each service's memory is its resident set",
     "start and ready times",
     "the in-process calibration on the system under test's machine",
+    "the gateway's settings in fault runs: the deployment's own (its runs are keyed plain)",
 )
 
 
@@ -49,10 +50,10 @@ class RemoteStack(Stack):
         budget: Budget | None = None,
         log_dir: Path | None = None,
         settings: Mapping[str, object] | None = None,
-        restart: bool = False,
-        on_restart: Callable[[Restart], None] | None = None,
-        replicas: Mapping[str, int] | None = None,
+        *,
         target: Target | None = None,
+        replicas: Mapping[str, int] | None = None,
+        **restart_policy: object,  # the deployment's own: nothing to restart from here
     ) -> None:  # the local runner's __init__ is not called: it would make processes' state
         if target is None:
             raise StackError(f"no --target given for {arch!r}")
@@ -70,7 +71,6 @@ class RemoteStack(Stack):
         self.applied: Applied | None = None
         self.admin_token = target.admin_token or ""
         self.secure_hops = False
-        self.restart, self.on_restart = restart, on_restart
         # Started by someone else: when, nobody here knows.
         self.spawned_unix: dict[str, float] = {}
         self.ready_unix: dict[str, float] = {}

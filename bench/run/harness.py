@@ -75,15 +75,20 @@ class Bench:
     def run(self) -> Path:
         """Run every job; on Ctrl-C or SIGTERM keep what is done and mark the run incomplete."""
         config = self.config
+        remote = config.backend == "remote"
         self.folder.write_json(
             "meta.json",
             {
                 "config": config.as_dict(),
                 "model": model_entry(self.source.bundle, config.model_dir),
                 "environment": environment(),
-                "cpus": {"sut": sut_cpus(config.budget), "generator": self.driver.generator_cpus},
-                # what every service runs with unless the run overrides it (fault runs' gateway)
-                "serving": served_defaults(),
+                # what every service runs with unless the run overrides it (fault runs' gateway);
+                # a remote stack runs on CPUs and with settings of its own, not known here
+                "cpus": {
+                    "sut": None if remote else sut_cpus(config.budget),
+                    "generator": self.driver.generator_cpus,
+                },
+                "serving": None if remote else served_defaults(),
                 # where the stacks ran: local processes, Docker (engine version, budget mode), or
                 # remote targets (their addresses, what could not be measured there)
                 "backend": self._backend(),

@@ -220,6 +220,8 @@ def test_meta_and_report_name_the_remote_backend_and_targets(remote_run: Path) -
     assert [t["arch"] for t in backend["targets"]] == ["micro"]
     assert backend["targets"][0]["services"]["score"]["metrics_url"].endswith(":8104/metrics")
     assert any("fault isolation" in gap for gap in backend["not_measured"])
+    # The far side's CPUs and serving settings are its own: not recorded as if they were ours.
+    assert meta["cpus"]["sut"] is None and meta["serving"] is None
     report = (remote_run / "micro" / "latest" / "report.md").read_text()
     assert "remote targets the harness did not start: micro at http://10.213." in report
     assert "Not measured:" in report
@@ -280,6 +282,9 @@ def test_with_admin_urls_and_token_a_slow_stage_is_injected_and_measured(
     events = read(run / "raw" / "faults" / "micro" / "slow-score-plain" / "rep0" / "events.json")
     assert events["error"] is None
     assert [e["event"] for e in events["events"]] == ["start", "end"]
+    # The token reaches the stack, never the run folder.
+    assert tokens["micro"] not in (run / "meta.json").read_text()
+    assert read(run / "meta.json")["backend"]["targets"][0]["admin_token"] == "given"
     (entry,) = read(run / "summary.json")["faults"]
     assert (entry["fault"], entry["stage"]) == ("slow", "score")
     # The slowdown reached the far stage through its admin listener: predictions during it
