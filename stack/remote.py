@@ -61,6 +61,7 @@ class RemoteStack(Stack):
             raise StackError("a remote stack runs as deployed: the harness cannot scale it")
         self.arch, self.target = arch, target
         self.replicas = dict(replicas or {})
+        # The topology's names and entry point; the ports are the deployment's, in `target`.
         self.services = services(arch, base_port)
         self.budget = budget or Budget()
         self.log_dir = log_dir or LOG_ROOT / arch

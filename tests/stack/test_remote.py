@@ -293,7 +293,7 @@ def test_with_admin_urls_and_token_a_slow_stage_is_injected_and_measured(
     assert predict["success_rate_during_fault"] < 1 or predict["p99_during_fault_ms"] > 1000
 
 
-def test_a_bundle_file_with_a_token_keeps_it_out_of_the_run(tmp_path: Path) -> None:
+def test_a_yaml_targets_file_keeps_its_token_out_of_what_is_recorded(tmp_path: Path) -> None:
     path = tmp_path / "targets.yaml"
     path.write_text(
         "micro:\n  url: http://10.0.0.6:8000\n  admin_token: s3cret\n  services:\n"
