@@ -152,20 +152,37 @@ def _faults(run: StoredRun, arch: str, kept: bool) -> Judged:
     return tally(holds), (summary, *lines), flags
 
 
+def _flask_runs(run: StoredRun) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """micro-flask's figures by scenario, its per-run summaries, and where they come from: one
+    of the run's architectures, else the default run's framework part (one steady run)."""
+    flask = (run.summary.get("by_arch") or {}).get(MICRO_FLASK)
+    if flask:
+        return flask, run.summary.get("runs") or {}, "the run's micro-flask stacks"
+    part = run.summary.get("framework") or {}
+    found = (part.get("by_arch") or {}).get(MICRO_FLASK) or {}
+    return found, part.get("runs") or {}, "the framework part, one run at the common load"
+
+
 def _framework(run: StoredRun, topo: dict[str, Topology]) -> Judged:
-    flask = (run.summary.get("by_arch") or {}).get(MICRO_FLASK) or {}
+    flask, per_run, source = _flask_runs(run)
     scenario = next((s for s in ("steady", "capacity", "spike", "ramp") if s in flask), None)
     if scenario is None:
         return NOT_MEASURED, ("no micro-flask run in this run",), ()
-    flags = _invalid(run, scenario, MICRO_FLASK)
+    flags = tuple(
+        f"{MICRO_FLASK} {scenario} invalid: {key.rsplit('/', 1)[1]}"
+        for key, summary in sorted(per_run.items())
+        if key.startswith(f"{scenario}/{MICRO_FLASK}/")
+        and not (summary.get("validity") or {}).get("valid", False)
+    )
     if flask[scenario]["invalid_runs"] == flask[scenario]["runs"]:
         return NOT_MEASURED, (f"every micro-flask {scenario} run was invalid",), flags
-    errors = _median(run, MICRO_FLASK, scenario, "error_rate") or 0.0
-    p99 = _median(run, MICRO_FLASK, scenario, "p99_ms")
+    errors = (flask[scenario].get("error_rate") or {}).get("median") or 0.0
+    p99 = (flask[scenario].get("p99_ms") or {}).get("median")
     micro_p99 = _median(run, MICRO, scenario, "p99_ms")
     evidence = [
-        f"features on Flask under gunicorn, the other stages on FastAPI: {scenario} errors "
-        f"{errors:.2%}, p99 {p99 or float('nan'):.1f} ms (SLO {run.slo_ms:.0f} ms)",
+        f"features on Flask under gunicorn, the other stages on FastAPI ({source}): "
+        f"{scenario} errors {errors:.2%}, p99 {p99 or float('nan'):.1f} ms "
+        f"(SLO {run.slo_ms:.0f} ms)",
     ]
     if micro_p99 is not None:
         evidence.append(f"micro (all FastAPI) p99 {micro_p99:.1f} ms")

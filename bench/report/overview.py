@@ -1,11 +1,11 @@
-"""The report's opening sections: what was run, on what, whether it completed, and the verdict
-on each claim (computed by bench.analyse.verdict)."""
+"""The report's opening sections: the answer first (bench.analyse.bottomline), what was run, on
+what, whether it completed, and the verdict on each claim (computed by bench.analyse.verdict)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bench.analyse import verdict
+from bench.analyse import bottomline, verdict
 from bench.report.document import Cell, Paragraph, Section, Table, cells
 from bench.store.stored import StoredRun
 
@@ -116,3 +116,9 @@ def verdict_section(run: StoredRun) -> Section:
     )
     table = Table(("claim", "experiment", "evidence", "verdict"), rows)
     return Section("Verdict on the claims", "verdict", (Paragraph(text), table))
+
+
+def answer_section(run: StoredRun) -> Section:
+    """The bottom line, before any table: a few sentences computed from the run's data."""
+    line = bottomline.bottom_line(run)
+    return Section("The answer first", "answer", tuple(Paragraph(s) for s in line.sentences))

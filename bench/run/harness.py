@@ -20,7 +20,7 @@ from bench.analyse import capacity, cost, summary
 from bench.config import BenchConfig
 from bench.load import payloads
 from bench.measure import calibration
-from bench.run import faults, rebuild, scaling, sweep
+from bench.run import faults, framework, rebuild, scaling, sweep
 from bench.run.driver import Driver
 from bench.run.faults import SCENARIO, FaultRun, stacks_of
 from bench.run.injection import Injection, settle
@@ -142,6 +142,7 @@ class Bench:
         total = sum(planned_seconds(config, s) + 6 for s in locust_scenarios)
         total = total * config.repeat * len(config.archs) + starts * driver.start_seconds()
         total += (planned_seconds(config, SCENARIO) + 8) * len(fault_runs)
+        total += framework.planned_seconds(driver)
         total += scaling.planned_seconds(driver) + sweep.planned_seconds(driver)
         self.display.start(total)
         for phase in phases:
@@ -155,6 +156,9 @@ class Bench:
             driver.rate = self._common_rate()
         for group in stacks_of(fault_runs):
             self._run_fault_stack(group)
+        if framework.wanted(driver) and driver.rate is None:
+            driver.rate = self._common_rate()
+        framework.run(driver)
         if config.runs("scaling"):
             scaling.run(driver)
         if config.runs("sweep"):
