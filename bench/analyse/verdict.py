@@ -105,13 +105,17 @@ def _scaling(run: StoredRun, _: dict[str, Topology]) -> Judged:
     return SUPPORTED, evidence, ()
 
 
-def _fault_runs(run: StoredRun, arch: str) -> tuple[list[dict[str, Any]], int]:
-    """Valid fault runs of an architecture where some endpoint does not need the faulty stage,
-    and how many invalid ones were left out."""
+def _fault_runs(run: StoredRun, arch: str) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+    """Fault runs of an architecture where some endpoint does not need the faulty stage, and the
+    flags on them: the valid ones (the invalid left out, counted), or when none is valid the
+    invalid ones, flagged, as the other verdicts judge invalid runs rather than none."""
     faults = [f for f in run.summary.get("faults") or [] if f.get("arch") == arch]
-    valid = [f for f in faults if (f.get("validity") or {}).get("valid")]
-    tested = [f for f in valid if spared_success(f) is not None]
-    return tested, len(faults) - len(valid)
+    tested = [f for f in faults if spared_success(f) is not None]
+    valid = [f for f in tested if (f.get("validity") or {}).get("valid")]
+    invalid = sum(1 for f in faults if not (f.get("validity") or {}).get("valid"))
+    if not valid and tested:
+        return tested, (f"judged on {len(tested)} invalid {arch} fault runs only",)
+    return valid, (f"{invalid} invalid {arch} fault runs left out",) if invalid else ()
 
 
 def spared_success(fault: dict[str, Any]) -> float | None:
@@ -128,14 +132,13 @@ def _fault_name(f: dict[str, Any]) -> str:
 
 def _faults(run: StoredRun, arch: str, kept: bool) -> Judged:
     """Does each fault run keep (kept=True) or take down (False) the spared endpoints?"""
-    tested, invalid = _fault_runs(run, arch)
-    flags = (f"{invalid} invalid {arch} fault runs left out",) if invalid else ()
+    tested, flags = _fault_runs(run, arch)
     if not any(f.get("arch") == arch for f in run.summary.get("faults") or []):
         return NOT_MEASURED, (f"the fault scenario was not run for {arch}",), ()
     if not tested:
         return (
             NOT_MEASURED,
-            (f"no valid {arch} fault run with an endpoint that skips the stage",),
+            (f"no {arch} fault run with an endpoint that skips the stage",),
             flags,
         )
     spared = [spared_success(f) or 0.0 for f in tested]
@@ -174,8 +177,6 @@ def _framework(run: StoredRun, topo: dict[str, Topology]) -> Judged:
         if key.startswith(f"{scenario}/{MICRO_FLASK}/")
         and not (summary.get("validity") or {}).get("valid", False)
     )
-    if flask[scenario]["invalid_runs"] == flask[scenario]["runs"]:
-        return NOT_MEASURED, (f"every micro-flask {scenario} run was invalid",), flags
     errors = (flask[scenario].get("error_rate") or {}).get("median") or 0.0
     p99 = (flask[scenario].get("p99_ms") or {}).get("median")
     micro_p99 = _median(run, MICRO, scenario, "p99_ms")
