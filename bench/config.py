@@ -48,6 +48,14 @@ PROFILES = faults.PROFILES
 DEFAULT_PRICES = ROOT / "bench" / "prices.toml"
 
 
+def scenario_repeats(scenario: str, repeat: int, profile: str, spike_repeat: int | None) -> int:
+    """A Locust scenario's repetitions: the run's, but the spike's own outside the full profile
+    (also for a meta.json's config, where runs before spike_repeat have None)."""
+    if scenario == "spike" and profile != "full" and spike_repeat is not None:
+        return min(spike_repeat, repeat)
+    return repeat
+
+
 class ConfigError(UserError):
     """A configuration value the user gave is not valid; the message says what is."""
 
@@ -87,6 +95,10 @@ class BenchConfig:
     steady_s: float = 8.0
     spike_s: float = 12.0
     spike_multiple: float = 3.0
+    # The spike's repetitions (None: the run's). Once per architecture by default: no verdict
+    # reads it, and its two further repetitions (about 80 s) pay for the scaling and framework
+    # parts; the full profile repeats it as every scenario.
+    spike_repeat: int | None = 1
     # ramp: classic closed-loop Locust users
     ramp_users: int = 16
     ramp_spawn_rate: float = 8.0
@@ -120,6 +132,10 @@ class BenchConfig:
         """Whether a harness part (scaling, sweep, framework) runs: asked for, or in the full
         profile."""
         return part in self.scenarios or (self.profile == "full" and part in FULL_ADDS)
+
+    def repeats(self, scenario: str) -> int:
+        """How many repetitions a Locust scenario runs."""
+        return scenario_repeats(scenario, self.repeat, self.profile, self.spike_repeat)
 
     def scaling_points(self) -> tuple[tuple[int, ...], int]:
         """The scaling part's replica counts and repetitions. The full profile measures 1, 2 and

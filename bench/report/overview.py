@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.analyse import bottomline, verdict
+from bench.config import scenario_repeats
 from bench.report.document import Cell, Paragraph, Section, Table, cells
 from bench.store.stored import StoredRun
 
@@ -17,7 +18,14 @@ def planned(run: StoredRun) -> list[str]:
         f"{scenario}/{arch}/rep{rep}"
         for scenario in config.get("scenarios", [])
         for arch in config.get("archs", [])
-        for rep in range(int(config.get("repeat", 1)))
+        for rep in range(
+            scenario_repeats(
+                scenario,
+                int(config.get("repeat", 1)),
+                str(config.get("profile", "default")),
+                config.get("spike_repeat"),
+            )
+        )
     ]
 
 

@@ -119,13 +119,15 @@ class Bench:
         )
 
     def _jobs(self, scenarios: list[str]) -> list[tuple[str, int, list[str]]]:
-        """(arch, rep, scenarios) in an order that alternates which architecture goes first."""
+        """(arch, rep, scenarios) in an order that alternates which architecture goes first; a
+        scenario with fewer repetitions (BenchConfig.repeats) runs in the first ones."""
         order = []
         for rep in range(self.config.repeat):
             archs = list(self.config.archs)
             if rep % 2:
                 archs.reverse()
-            order += [(arch, rep, scenarios) for arch in archs]
+            mine = [s for s in scenarios if rep < self.config.repeats(s)]
+            order += [(arch, rep, mine) for arch in archs if mine]
         return order
 
     def _run_all(self) -> None:
@@ -139,8 +141,8 @@ class Bench:
         if SCENARIO not in config.scenarios:
             fault_runs = []
         starts = sum(1 for phase in phases if phase) * config.repeat * len(config.archs)
-        total = sum(planned_seconds(config, s) + 6 for s in locust_scenarios)
-        total = total * config.repeat * len(config.archs) + starts * driver.start_seconds()
+        total = sum((planned_seconds(config, s) + 6) * config.repeats(s) for s in locust_scenarios)
+        total = total * len(config.archs) + starts * driver.start_seconds()
         total += (planned_seconds(config, SCENARIO) + 8) * len(fault_runs)
         total += framework.planned_seconds(driver)
         total += scaling.planned_seconds(driver) + sweep.planned_seconds(driver)
