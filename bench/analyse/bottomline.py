@@ -185,8 +185,8 @@ def weight_flip(summary: Mapping[str, Any]) -> str:
 
 
 def rate_flip(summary: Mapping[str, Any]) -> str:
-    """From the plan: the lowest planned rate where scaling the microservices' busy stage (and
-    paying for its replicas' memory) comes out cheaper than scaling the whole monolith."""
+    """From the plan: the rate at which scaling the microservices' busy stage (and paying for
+    its replicas' memory) starts or stops being cheaper than scaling the whole monolith."""
     plan = summary.get("plan") or {}
     rates = [r for r in plan.get("by_rate") or [] if r.get("cheaper")]
     if not rates:
@@ -199,18 +199,20 @@ def rate_flip(summary: Mapping[str, Any]) -> str:
         if (summary.get("scaling") or {}).get(MICRO)
         else "a further replica's memory taken equal to the first (no scaling part ran)"
     )
-    micro = [r for r in rates if r["cheaper"] == MICRO]
-    if micro:
-        first = micro[0]
+    names = {MONOLITH: "the monolith", MICRO: "the microservices"}
+    switch = next((r for r, before in zip(rates[1:], rates, strict=False)
+                   if r["cheaper"] != before["cheaper"]), None)  # fmt: skip
+    if switch is not None:
         return (
-            f"the capacity plan prices the microservices cheaper from {first['rate_rps']:g} "
-            f"req/s (by {first['saving']:.0%}; {memory})"
+            f"the capacity plan prices {names.get(switch['cheaper'], switch['cheaper'])} "
+            f"cheaper from {switch['rate_rps']:g} req/s (by {switch['saving']:.0%}; {memory})"
         )
-    top = rates[-1]
+    cheaper = rates[0]["cheaper"]
+    pays = "always pays" if cheaper == MICRO else "never pays"
     return (
-        f"the capacity plan finds no rate up to {top['rate_rps']:g} req/s at which scaling one "
-        f"stage pays for its extra memory (the monolith is {top['saving']:.0%} cheaper there; "
-        f"{memory})"
+        f"the capacity plan prices {names.get(cheaper, cheaper)} cheaper at every planned rate "
+        f"from {rates[0]['rate_rps']:g} to {rates[-1]['rate_rps']:g} req/s: scaling one stage "
+        f"{pays} for its extra memory there ({memory})"
     )
 
 

@@ -7,16 +7,19 @@ from typing import Any
 
 from bench.analyse import bottomline, verdict
 from bench.config import scenario_repeats
+from bench.load.shapes import SCENARIOS
 from bench.report.document import Cell, Paragraph, Section, Table, cells
 from bench.store.stored import StoredRun
 
 
 def planned(run: StoredRun) -> list[str]:
-    """The run keys the configuration asked for, in order."""
+    """The load scenarios' run keys the configuration asked for, in order (the fault runs and
+    the parts have keys of their own)."""
     config = run.config
     return [
         f"{scenario}/{arch}/rep{rep}"
         for scenario in config.get("scenarios", [])
+        if scenario in SCENARIOS
         for arch in config.get("archs", [])
         for rep in range(
             scenario_repeats(

@@ -128,8 +128,13 @@ def test_the_rate_that_flips_it_comes_from_the_plan() -> None:
     data["plan"] = by_rate({100: "monolith", 30000: "monolith"})
     data["scaling"] = c.scaling((180, 300), (400, 420))
     rate = bottom_line(c.run(data)).rate
-    assert "finds no rate up to 30000 req/s at which scaling one stage pays" in rate
+    assert "prices the monolith cheaper at every planned rate from 100 to 30000 req/s" in rate
+    assert "scaling one stage never pays for its extra memory there" in rate
     assert "as the scaling part measured it" in rate
+    data["plan"] = by_rate({10: "micro", 100: "monolith"})
+    assert "prices the monolith cheaper from 100 req/s" in bottom_line(c.run(data)).rate
+    data["plan"] = by_rate({10: "micro", 100: "micro"})
+    assert "scaling one stage always pays" in bottom_line(c.run(data)).rate
 
 
 def test_the_caveats_name_the_machine_the_network_and_the_budget_mode() -> None:

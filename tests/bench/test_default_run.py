@@ -18,6 +18,8 @@ from bench.analyse.bottomline import bottom_line
 from bench.analyse.summary import job_summary
 from bench.config import DEFAULT_SCENARIOS, BenchConfig, ConfigError
 from bench.report.page import REPORT_MD
+from bench.run.harness import Bench
+from bench.run.progress import Display
 from bench.store.stored import open_run
 from tests.bench.conftest import ARCHBENCH
 from tests.bench.markdown import md_section, md_tables
@@ -115,6 +117,8 @@ def test_the_default_profile_has_every_claims_experiment_and_the_full_one_goes_d
     full = replace(default, profile="full", scenarios=("capacity",))
     assert full.runs("scaling") and full.runs("sweep") and full.runs("framework")
     assert full.scaling_points() == ((1, 2, 3), 3)
+    # the spike, which no verdict reads, once per architecture but in the full profile
+    assert (default.repeats("spike"), default.repeats("steady"), full.repeats("spike")) == (1, 3, 3)
 
 
 def test_on_docker_the_default_run_leaves_scaling_out_and_an_explicit_one_is_refused(
@@ -124,3 +128,15 @@ def test_on_docker_the_default_run_leaves_scaling_out_and_an_explicit_one_is_ref
     assert "scaling" not in docker.scenarios and "framework" in docker.scenarios
     with pytest.raises(ConfigError, match="one replica per service: no scaling part"):
         replace(BenchConfig(), backend="docker", scenarios=("capacity", "scaling")).check()
+
+
+def test_the_spike_runs_in_the_first_repetition_only(model_dir: Path, tmp_path: Path) -> None:
+    bench = Bench(BenchConfig(), Display(), tmp_path)
+    assert bench._jobs(["steady", "spike"]) == [
+        ("monolith", 0, ["steady", "spike"]),
+        ("micro", 0, ["steady", "spike"]),
+        ("micro", 1, ["steady"]),
+        ("monolith", 1, ["steady"]),
+        ("monolith", 2, ["steady"]),
+        ("micro", 2, ["steady"]),
+    ]
