@@ -93,7 +93,12 @@ def _scaling(run: StoredRun, _: dict[str, Topology]) -> Judged:
     scaling = run.summary.get("scaling") or {}
     micro, mono = (_scaled(scaling.get(arch) or []) for arch in (MICRO, MONOLITH))
     if micro is None:
-        return NOT_MEASURED, ("the scaling scenario was not run for micro",), ()
+        why = (
+            "the scaling part ran, but gave micro no capacity to scale from"
+            if len(scaling.get(MICRO) or []) >= 2
+            else "the scaling scenario was not run for micro"
+        )
+        return NOT_MEASURED, (why,), ()
     evidence: tuple[str, ...] = (f"micro: {micro[2]}",)
     if mono is not None:
         evidence += (f"monolith: {mono[2]}",)

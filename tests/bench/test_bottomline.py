@@ -32,16 +32,8 @@ def monolith_wins() -> dict[str, Any]:
 
 def micro_wins() -> dict[str, Any]:
     """The same figures with the architectures' roles swapped."""
-    archs = {
-        "monolith": {
-            "capacity": {"capacity": 180.0},
-            "steady": {"p50": 8.0, "p99": 22.0, "cpu": 4.7, "memory_mib": 366.0},
-        },
-        "micro": {
-            "capacity": {"capacity": 400.0},
-            "steady": {"p50": 5.0, "p99": 10.0, "cpu": 2.5, "memory_mib": 128.0},
-        },
-    }
+    swapped = c.default_archs()
+    archs = {"monolith": swapped["micro"], "micro": swapped["monolith"]}
     return c.summary(
         archs, ratios=ratio(2.2, 1.9, 2.5), cost=c.cost({"monolith": 0.02, "micro": 0.01})
     )
