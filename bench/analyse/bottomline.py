@@ -133,7 +133,8 @@ def _capacity(summary: Mapping[str, Any]) -> Figure:
     better = MONOLITH if high < 1 else MICRO if low > 1 else None
     by = (
         f"micro/monolith {ratio['median']:.2f} [{low:.2f}–{high:.2f}] over {ratio['n']} "
-        "paired searches" + ("" if better else ", an interval that includes 1")
+        f"paired search{'es' if ratio['n'] != 1 else ''}"
+        + ("" if better else ", an interval that includes 1")
     )
     return Figure(
         "capacity at the SLO (req/s, median [95% interval])", shown[0], shown[1], better, by
@@ -159,7 +160,7 @@ def weight_flip(summary: Mapping[str, Any]) -> str:
     ]
     if not points:
         return (
-            "the model weight at which the hops' share of latency falls under "
+            "the model weight at which the architecture's share of latency falls under "
             f"{SHARE_LIMIT:.0%} was not measured in this run ({SWEEP_COMMAND} measures it)"
         )
     points.sort(key=lambda p: p.get("stage_compute_ms") or 0.0)
@@ -237,7 +238,7 @@ def caveats(run: StoredRun) -> tuple[str, ...]:
         if not (r.get("validity") or {}).get("valid")
     )
     if invalid:
-        out.append(f"{invalid} of its load runs invalid (flagged in the tables)")
+        out.append(f"{invalid} of its load runs were invalid (flagged ⚠ in the tables)")
     if summary.get("status") != "complete":
         out.append(f"the run is {summary.get('status')}: {summary.get('reason')}")
     return tuple(out)

@@ -144,7 +144,7 @@ def test_the_caveats_name_the_machine_the_network_and_the_budget_mode() -> None:
     data["runs"]["steady/micro/rep0"]["validity"]["valid"] = False
     data.update(status="incomplete", reason="interrupted")
     assert bottom_line(c.run(data)).caveats[2:] == (
-        "1 of its load runs invalid (flagged in the tables)",
+        "1 of its load runs were invalid (flagged ⚠ in the tables)",
         "the run is incomplete: interrupted",
     )
 
