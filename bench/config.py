@@ -24,17 +24,38 @@ from stack.topology import ARCHITECTURES, Budget, hosting
 DEFAULT_ARCHS = ("monolith", "micro")
 # The p99 objective every capacity, verdict and plan is judged against unless the user sets one.
 DEFAULT_SLO_MS = 100.0
-# Parts the harness runs itself (not Locust scenarios); the full profile adds them.
+# Parts the harness runs itself (not Locust scenarios): scaling (replicas against workers), the
+# model/batch sweep, and framework (micro-flask's short steady run beside micro's).
 COST_PARTS = ("scaling", "sweep")
+FRAMEWORK = "framework"
+PARTS = (*COST_PARTS, FRAMEWORK)
 # The bench's scenarios: the load shapes, the fault runs (steady load plus one fault each), and
-# the cost parts.
-BENCH_SCENARIOS = (*SCENARIOS, faults.SCENARIO, *COST_PARTS)
-# The closed-loop ramp tells nothing the open-loop scenarios do not, and costs about a minute of
-# the default run that the capacity search needs: it runs in the full profile or when asked for.
-FULL_ONLY = ("ramp", *COST_PARTS)
-DEFAULT_SCENARIOS = (*(s for s in SCENARIOS if s not in FULL_ONLY), faults.SCENARIO)
+# the parts.
+BENCH_SCENARIOS = (*SCENARIOS, faults.SCENARIO, *PARTS)
+# The closed-loop ramp tells nothing the open-loop scenarios do not, and the sweep's three models
+# take 13 minutes: both run in the full profile or when asked for. Every claim's experiment runs
+# by default, scaling and framework in their reduced form (BenchConfig.scaling_points).
+FULL_ONLY = ("ramp", "sweep")
+DEFAULT_SCENARIOS = (
+    *(s for s in SCENARIOS if s not in FULL_ONLY),
+    faults.SCENARIO,
+    *(p for p in PARTS if p not in FULL_ONLY),
+)
+# What the full profile adds to the scenarios asked for.
+FULL_ADDS = (*FULL_ONLY, *PARTS)
+# The scaling part's replica counts: the full profile's deep version, and the default run's one
+# scaled point per architecture (its one-replica point is the run's own first capacity search).
+FULL_REPLICAS, DEFAULT_REPLICAS = (1, 2, 3), (1, 2)
 PROFILES = faults.PROFILES
 DEFAULT_PRICES = ROOT / "bench" / "prices.toml"
+
+
+def scenario_repeats(scenario: str, repeat: int, profile: str, spike_repeat: int | None) -> int:
+    """A Locust scenario's repetitions: the run's, but the spike's own outside the full profile
+    (also for a meta.json's config, where runs before spike_repeat have None)."""
+    if scenario == "spike" and profile != "full" and spike_repeat is not None:
+        return min(spike_repeat, repeat)
+    return repeat
 
 
 class ConfigError(UserError):
@@ -76,6 +97,10 @@ class BenchConfig:
     steady_s: float = 8.0
     spike_s: float = 12.0
     spike_multiple: float = 3.0
+    # The spike's repetitions (None: the run's). Once per architecture by default: no verdict
+    # reads it, and its two further repetitions (about 80 s) pay for the scaling and framework
+    # parts; the full profile repeats it as every scenario.
+    spike_repeat: int | None = 1
     # ramp: classic closed-loop Locust users
     ramp_users: int = 16
     ramp_spawn_rate: float = 8.0
@@ -96,7 +121,8 @@ class BenchConfig:
     idle_s: float = 1.0
     # scaling: capacity with more replicas of one stage, or more monolith workers, same budget
     scaling_stage: str = "score"
-    scaling_replicas: tuple[int, ...] = (1, 2, 3)
+    # None: the profile's (scaling_points)
+    scaling_replicas: tuple[int, ...] | None = None
     # sweep: model variants x batch sizes, one request at a time for sweep_s each
     sweep_models: tuple[str, ...] = VARIANTS
     sweep_batches: tuple[int, ...] = (1, 8, 32)
@@ -107,8 +133,22 @@ class BenchConfig:
     targets: tuple[Target, ...] = ()
 
     def runs(self, part: str) -> bool:
-        """Whether a harness part (scaling, sweep) runs: asked for, or in the full profile."""
-        return part in self.scenarios or (self.profile == "full" and part in FULL_ONLY)
+        """Whether a harness part (scaling, sweep, framework) runs: asked for, or in the full
+        profile."""
+        return part in self.scenarios or (self.profile == "full" and part in FULL_ADDS)
+
+    def repeats(self, scenario: str) -> int:
+        """How many repetitions a Locust scenario runs."""
+        return scenario_repeats(scenario, self.repeat, self.profile, self.spike_repeat)
+
+    def scaling_points(self) -> tuple[tuple[int, ...], int]:
+        """The scaling part's replica counts and repetitions. The full profile measures 1, 2 and
+        3 replicas in every repetition; the default run one scaled point per architecture, once
+        (about 40 s each): the claim's verdict needs one replica count against one worker count,
+        and each point is a whole capacity search, not a shortened one."""
+        if self.profile == "full":
+            return self.scaling_replicas or FULL_REPLICAS, self.repeat
+        return self.scaling_replicas or DEFAULT_REPLICAS, 1
 
     @property
     def locust_scenarios(self) -> tuple[str, ...]:
@@ -142,8 +182,9 @@ class BenchConfig:
             raise ConfigError(
                 f"cannot scale {self.scaling_stage!r}; choose from: {', '.join(STAGE_NAMES)}"
             )
-        if not self.scaling_replicas or min(self.scaling_replicas) < 1:
-            raise ConfigError(f"replica counts must be 1 or more, not {self.scaling_replicas}")
+        replicas, _ = self.scaling_points()
+        if not replicas or min(replicas) < 1:
+            raise ConfigError(f"replica counts must be 1 or more, not {replicas}")
         for model in self.sweep_models:
             if model not in VARIANTS:
                 raise ConfigError(f"unknown model {model!r}; choose from: {', '.join(VARIANTS)}")
@@ -178,6 +219,9 @@ class BenchConfig:
             raise ConfigError(f"--warmup must be 0 or more, not {self.warmup_s}")
         if self.idle_s <= 0 or self.sweep_s <= 0:
             raise ConfigError("idle and sweep durations must be greater than 0")
+        if self.backend == "docker" and self.scenarios == DEFAULT_SCENARIOS:
+            # one replica per service on Docker: the default run leaves its scaling part out
+            return replace(self, scenarios=tuple(s for s in self.scenarios if s != "scaling"))
         return self
 
     def _check_backend(self) -> None:
@@ -198,7 +242,7 @@ class BenchConfig:
             )
         if self.backend != "docker":
             return
-        if self.runs("scaling"):
+        if self.runs("scaling") and (self.scenarios != DEFAULT_SCENARIOS or self.profile == "full"):
             raise ConfigError("the Docker backend runs one replica per service: no scaling part")
 
     def _check_remote(self) -> None:

@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument(
         "--scenario",
-        help="comma-separated: capacity, steady, spike, ramp, faults, scaling, sweep",
+        help="comma-separated: capacity, steady, spike, ramp, faults, scaling, sweep, framework",
     )
     parser.add_argument(
         "--profile",
@@ -99,11 +99,13 @@ def run(args: argparse.Namespace) -> None:
     from dataclasses import replace
 
     from bench.analyse import cost
+    from bench.analyse.bottomline import bottom_line
     from bench.config import QUICK, BenchConfig
     from bench.report import cost_console as cost_table
-    from bench.report.console import render
+    from bench.report.console import render, render_bottom_line
     from bench.run.harness import Bench
     from bench.run.progress import Display
+    from bench.store.stored import open_run
     from serving.settings import Settings
     from stack.budget import generator_cpus
     from stack.runner import StackError
@@ -149,7 +151,7 @@ def run(args: argparse.Namespace) -> None:
 
     for arch in config.archs if config.backend != "remote" else ():
         # The scaling part's largest stack uses the most ports.
-        most = max(config.scaling_replicas) if config.runs("scaling") else 1
+        most = max(config.scaling_points()[0]) if config.runs("scaling") else 1
         scale = {"monolith" if arch == "monolith" else config.scaling_stage: most}
         for service in services(arch, config.base_port, replicas=scale):
             for port in (service.port, service.admin_port):
@@ -174,6 +176,7 @@ def run(args: argparse.Namespace) -> None:
     cost_table.render(summary)
     print(f"results: {path}")
     _report_in_subprocess(path)
+    render_bottom_line(bottom_line(open_run(path)))
     if summary["status"] != "complete":
         print(
             f"run {summary['status']} ({summary['reason']}); what was gathered is kept in {path}",

@@ -93,7 +93,12 @@ def _scaling(run: StoredRun, _: dict[str, Topology]) -> Judged:
     scaling = run.summary.get("scaling") or {}
     micro, mono = (_scaled(scaling.get(arch) or []) for arch in (MICRO, MONOLITH))
     if micro is None:
-        return NOT_MEASURED, ("the scaling scenario was not run for micro",), ()
+        why = (
+            "the scaling part ran, but gave micro no capacity to scale from"
+            if len(scaling.get(MICRO) or []) >= 2
+            else "the scaling scenario was not run for micro"
+        )
+        return NOT_MEASURED, (why,), ()
     evidence: tuple[str, ...] = (f"micro: {micro[2]}",)
     if mono is not None:
         evidence += (f"monolith: {mono[2]}",)
@@ -105,13 +110,17 @@ def _scaling(run: StoredRun, _: dict[str, Topology]) -> Judged:
     return SUPPORTED, evidence, ()
 
 
-def _fault_runs(run: StoredRun, arch: str) -> tuple[list[dict[str, Any]], int]:
-    """Valid fault runs of an architecture where some endpoint does not need the faulty stage,
-    and how many invalid ones were left out."""
+def _fault_runs(run: StoredRun, arch: str) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+    """Fault runs of an architecture where some endpoint does not need the faulty stage, and the
+    flags on them: the valid ones (the invalid left out, counted), or when none is valid the
+    invalid ones, flagged, as the other verdicts judge invalid runs rather than none."""
     faults = [f for f in run.summary.get("faults") or [] if f.get("arch") == arch]
-    valid = [f for f in faults if (f.get("validity") or {}).get("valid")]
-    tested = [f for f in valid if spared_success(f) is not None]
-    return tested, len(faults) - len(valid)
+    tested = [f for f in faults if spared_success(f) is not None]
+    valid = [f for f in tested if (f.get("validity") or {}).get("valid")]
+    invalid = sum(1 for f in faults if not (f.get("validity") or {}).get("valid"))
+    if not valid and tested:
+        return tested, (f"judged on {len(tested)} invalid {arch} fault runs only",)
+    return valid, (f"{invalid} invalid {arch} fault runs left out",) if invalid else ()
 
 
 def spared_success(fault: dict[str, Any]) -> float | None:
@@ -128,14 +137,13 @@ def _fault_name(f: dict[str, Any]) -> str:
 
 def _faults(run: StoredRun, arch: str, kept: bool) -> Judged:
     """Does each fault run keep (kept=True) or take down (False) the spared endpoints?"""
-    tested, invalid = _fault_runs(run, arch)
-    flags = (f"{invalid} invalid {arch} fault runs left out",) if invalid else ()
+    tested, flags = _fault_runs(run, arch)
     if not any(f.get("arch") == arch for f in run.summary.get("faults") or []):
         return NOT_MEASURED, (f"the fault scenario was not run for {arch}",), ()
     if not tested:
         return (
             NOT_MEASURED,
-            (f"no valid {arch} fault run with an endpoint that skips the stage",),
+            (f"no {arch} fault run with an endpoint that skips the stage",),
             flags,
         )
     spared = [spared_success(f) or 0.0 for f in tested]
@@ -152,20 +160,35 @@ def _faults(run: StoredRun, arch: str, kept: bool) -> Judged:
     return tally(holds), (summary, *lines), flags
 
 
+def _flask_runs(run: StoredRun) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """micro-flask's figures by scenario, its per-run summaries, and where they come from: one
+    of the run's architectures, else the default run's framework part (one steady run)."""
+    flask = (run.summary.get("by_arch") or {}).get(MICRO_FLASK)
+    if flask:
+        return flask, run.summary.get("runs") or {}, "the run's micro-flask stacks"
+    part = run.summary.get("framework") or {}
+    found = (part.get("by_arch") or {}).get(MICRO_FLASK) or {}
+    return found, part.get("runs") or {}, "the framework part, one run at the common load"
+
+
 def _framework(run: StoredRun, topo: dict[str, Topology]) -> Judged:
-    flask = (run.summary.get("by_arch") or {}).get(MICRO_FLASK) or {}
+    flask, per_run, source = _flask_runs(run)
     scenario = next((s for s in ("steady", "capacity", "spike", "ramp") if s in flask), None)
     if scenario is None:
         return NOT_MEASURED, ("no micro-flask run in this run",), ()
-    flags = _invalid(run, scenario, MICRO_FLASK)
-    if flask[scenario]["invalid_runs"] == flask[scenario]["runs"]:
-        return NOT_MEASURED, (f"every micro-flask {scenario} run was invalid",), flags
-    errors = _median(run, MICRO_FLASK, scenario, "error_rate") or 0.0
-    p99 = _median(run, MICRO_FLASK, scenario, "p99_ms")
+    flags = tuple(
+        f"{MICRO_FLASK} {scenario} invalid: {key.rsplit('/', 1)[1]}"
+        for key, summary in sorted(per_run.items())
+        if key.startswith(f"{scenario}/{MICRO_FLASK}/")
+        and not (summary.get("validity") or {}).get("valid", False)
+    )
+    errors = (flask[scenario].get("error_rate") or {}).get("median") or 0.0
+    p99 = (flask[scenario].get("p99_ms") or {}).get("median")
     micro_p99 = _median(run, MICRO, scenario, "p99_ms")
     evidence = [
-        f"features on Flask under gunicorn, the other stages on FastAPI: {scenario} errors "
-        f"{errors:.2%}, p99 {p99 or float('nan'):.1f} ms (SLO {run.slo_ms:.0f} ms)",
+        f"features on Flask under gunicorn, the other stages on FastAPI ({source}): "
+        f"{scenario} errors {errors:.2%}, p99 {p99 or float('nan'):.1f} ms "
+        f"(SLO {run.slo_ms:.0f} ms)",
     ]
     if micro_p99 is not None:
         evidence.append(f"micro (all FastAPI) p99 {micro_p99:.1f} ms")

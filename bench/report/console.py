@@ -15,6 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from bench.analyse.bottomline import BottomLine
 from bench.analyse.capacity import MAX_SPREAD
 from bench.analyse.headline import SCENARIO_COLUMNS, scenario_figures
 
@@ -152,3 +153,11 @@ def render_faults(entries: list[dict[str, Any]], console: Console) -> None:
         "ok: answered with the expected status (degraded 203 fallbacks are not ok); kept "
         "serving: >= 99% ok and p99 within the SLO while the stage was broken."
     )
+
+
+def render_bottom_line(line: BottomLine, console: Console | None = None) -> None:
+    """The run's answer in sentences (bench.analyse.bottomline), as the report opens with it."""
+    console = console or stdout()
+    console.rule("bottom line")
+    for sentence in line.sentences:
+        console.print(sentence, highlight=False, markup=False)

@@ -1,23 +1,34 @@
-"""The report's opening sections: what was run, on what, whether it completed, and the verdict
-on each claim (computed by bench.analyse.verdict)."""
+"""The report's opening sections: the answer first (bench.analyse.bottomline), what was run, on
+what, whether it completed, and the verdict on each claim (computed by bench.analyse.verdict)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bench.analyse import verdict
+from bench.analyse import bottomline, verdict
+from bench.config import scenario_repeats
+from bench.load.shapes import SCENARIOS
 from bench.report.document import Cell, Paragraph, Section, Table, cells
 from bench.store.stored import StoredRun
 
 
 def planned(run: StoredRun) -> list[str]:
-    """The run keys the configuration asked for, in order."""
+    """The load scenarios' run keys the configuration asked for, in order (the fault runs and
+    the parts have keys of their own)."""
     config = run.config
     return [
         f"{scenario}/{arch}/rep{rep}"
         for scenario in config.get("scenarios", [])
+        if scenario in SCENARIOS
         for arch in config.get("archs", [])
-        for rep in range(int(config.get("repeat", 1)))
+        for rep in range(
+            scenario_repeats(
+                scenario,
+                int(config.get("repeat", 1)),
+                str(config.get("profile", "default")),
+                config.get("spike_repeat"),
+            )
+        )
     ]
 
 
@@ -122,3 +133,9 @@ def verdict_section(run: StoredRun) -> Section:
     )
     table = Table(("claim", "experiment", "evidence", "verdict"), rows)
     return Section("Verdict on the claims", "verdict", (Paragraph(text), table))
+
+
+def answer_section(run: StoredRun) -> Section:
+    """The bottom line, before any table: a few sentences computed from the run's data."""
+    line = bottomline.bottom_line(run)
+    return Section("The answer first", "answer", tuple(Paragraph(s) for s in line.sentences))

@@ -20,6 +20,7 @@ REPORT_MD, REPORT_HTML = "report.md", "report.html"
 def document(run: StoredRun) -> Document:
     """The report's content, in reading order."""
     sections = (
+        overview.answer_section(run),
         overview.overview_section(run),
         performance.headline_section(run),
         overview.verdict_section(run),

@@ -20,7 +20,7 @@ from bench.analyse import capacity, cost, summary
 from bench.config import BenchConfig
 from bench.load import payloads
 from bench.measure import calibration
-from bench.run import faults, rebuild, scaling, sweep
+from bench.run import faults, framework, rebuild, scaling, sweep
 from bench.run.driver import Driver
 from bench.run.faults import SCENARIO, FaultRun, stacks_of
 from bench.run.injection import Injection, settle
@@ -136,13 +136,15 @@ class Bench:
         )
 
     def _jobs(self, scenarios: list[str]) -> list[tuple[str, int, list[str]]]:
-        """(arch, rep, scenarios) in an order that alternates which architecture goes first."""
+        """(arch, rep, scenarios) in an order that alternates which architecture goes first; a
+        scenario with fewer repetitions (BenchConfig.repeats) runs in the first ones."""
         order = []
         for rep in range(self.config.repeat):
             archs = list(self.config.archs)
             if rep % 2:
                 archs.reverse()
-            order += [(arch, rep, scenarios) for arch in archs]
+            mine = [s for s in scenarios if rep < self.config.repeats(s)]
+            order += [(arch, rep, mine) for arch in archs if mine]
         return order
 
     def _run_all(self) -> None:
@@ -156,9 +158,10 @@ class Bench:
         if SCENARIO not in config.scenarios:
             fault_runs = []
         starts = sum(1 for phase in phases if phase) * config.repeat * len(config.archs)
-        total = sum(planned_seconds(config, s) + 6 for s in locust_scenarios)
-        total = total * config.repeat * len(config.archs) + starts * driver.start_seconds()
+        total = sum((planned_seconds(config, s) + 6) * config.repeats(s) for s in locust_scenarios)
+        total = total * len(config.archs) + starts * driver.start_seconds()
         total += (planned_seconds(config, SCENARIO) + 8) * len(fault_runs)
+        total += framework.planned_seconds(driver)
         total += scaling.planned_seconds(driver) + sweep.planned_seconds(driver)
         self.display.start(total)
         for phase in phases:
@@ -172,6 +175,9 @@ class Bench:
             driver.rate = self._common_rate()
         for group in stacks_of(fault_runs):
             self._run_fault_stack(group)
+        if framework.wanted(driver) and driver.rate is None:
+            driver.rate = self._common_rate()
+        framework.run(driver)
         if config.runs("scaling"):
             scaling.run(driver)
         if config.runs("sweep"):

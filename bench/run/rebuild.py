@@ -15,7 +15,7 @@ from typing import Any
 from bench.analyse import capacity, cost, plan, summary
 from bench.analyse import runs as analysis
 from bench.load.shapes import SCENARIOS
-from bench.run import scaling, sweep
+from bench.run import framework, scaling, sweep
 from bench.run.faults import SCENARIO
 from bench.store.folder import RunFolder, read_json
 from stack.topology import Budget
@@ -54,6 +54,9 @@ def summarize(
     figures = cost.summarize(path, archs, budget, prices, validity)
     if figures:
         out["cost"] = figures
+    flask = framework.summarize(path, slo_ms)
+    if flask is not None:
+        out["framework"] = flask
     points = scaling.runs_of(path, slo_ms)
     if points:
         out["scaling"] = scaling.summarize(points)

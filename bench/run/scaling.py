@@ -77,9 +77,10 @@ def run(driver: Driver) -> None:
     """Measure every replica count on every architecture, repetitions alternating the order;
     each point's `point.json` says where its capacity run and start record are."""
     config, folder = driver.config, driver.path
-    for rep in range(config.repeat):
+    counts, repeat = config.scaling_points()
+    for rep in range(repeat):
         for arch in list(config.archs)[:: -1 if rep % 2 else 1]:
-            for replicas in config.scaling_replicas:
+            for replicas in counts:
                 scaled, _ = scale_of(arch, config.scaling_stage, replicas)
                 point = {"arch": arch, "replicas": replicas, "scaled": scaled, "rep": rep}
                 here = folder / "raw" / "scaling" / arch / f"r{replicas}" / f"rep{rep}"
@@ -127,9 +128,10 @@ def planned_seconds(driver: Driver) -> float:
     config = driver.config
     if not config.runs("scaling"):
         return 0.0
-    measured = [r for r in config.scaling_replicas if r > 1 or "capacity" not in config.scenarios]
+    counts, repeat = config.scaling_points()
+    measured = [r for r in counts if r > 1 or "capacity" not in config.scenarios]
     per_point = driver.start_seconds() + job_seconds(config, "capacity") + 6
-    return per_point * len(measured) * len(config.archs) * config.repeat
+    return per_point * len(measured) * len(config.archs) * repeat
 
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

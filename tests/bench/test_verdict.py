@@ -71,9 +71,16 @@ def test_failure_isolation_not_measured() -> None:
     # every endpoint needs ingest: a fault there cannot show isolation
     only_ingest = c.summary(faults=[c.fault("micro", stage="ingest", spared=0.0)])
     assert judged(only_ingest, ISOLATION).verdict == NOT_MEASURED
-    invalid = judged(c.summary(faults=[c.fault("micro", valid=False)]), ISOLATION)
-    assert invalid.verdict == NOT_MEASURED
-    assert invalid.flags == ("1 invalid micro fault runs left out",)
+
+
+def test_invalid_fault_runs_are_left_out_or_judged_flagged_when_there_is_nothing_else() -> None:
+    faults = [c.fault("micro", valid=False, spared=0.2), c.fault("micro", "hang")]
+    mixed = judged(c.summary(faults=faults), ISOLATION)
+    assert mixed.verdict == SUPPORTED  # the valid hang alone
+    assert mixed.flags == ("1 invalid micro fault runs left out",)
+    only = judged(c.summary(faults=[c.fault("micro", valid=False, spared=0.2)]), ISOLATION)
+    assert only.verdict == NOT_SUPPORTED
+    assert only.flags == ("judged on 1 invalid micro fault runs only",)
 
 
 @pytest.mark.parametrize(
@@ -111,9 +118,35 @@ def test_own_framework(steady: dict[str, Any], expected: str) -> None:
     assert f"p99 {steady.get('p99', 25.0):.1f} ms" in v.evidence[0]
 
 
+def in_framework_part(**steady: Any) -> dict[str, Any]:
+    """micro-flask measured by the default run's framework part, not as one of the archs."""
+    flask = c.summary({"micro-flask": {"steady": {"p99": 25.0, **steady}}})
+    return c.summary(framework={"runs": flask["runs"], "by_arch": flask["by_arch"]})
+
+
+@pytest.mark.parametrize(
+    ("steady", "expected"),
+    [({}, SUPPORTED), ({"errors": 0.05}, NOT_SUPPORTED), ({"p99": 150.0}, MIXED)],
+)
+def test_own_framework_from_the_default_runs_framework_part(
+    steady: dict[str, Any], expected: str
+) -> None:
+    v = judged(in_framework_part(**steady), FRAMEWORK)
+    assert v.verdict == expected
+    assert "the framework part, one run at the common load" in v.evidence[0]
+    assert "micro (all FastAPI) p99 22.0 ms" in v.evidence
+
+
+def test_an_invalid_framework_part_is_judged_with_its_flag() -> None:
+    v = judged(in_framework_part(invalid=1), FRAMEWORK)
+    assert v.verdict == SUPPORTED
+    assert v.flags == ("micro-flask steady invalid: rep0",)
+
+
 def test_own_framework_not_measured() -> None:
     assert judged(c.summary(), FRAMEWORK).verdict == NOT_MEASURED
-    assert judged(with_flask(invalid=1), FRAMEWORK).verdict == NOT_MEASURED
+    flagged = judged(with_flask(invalid=1), FRAMEWORK)
+    assert flagged.verdict == SUPPORTED and flagged.flags
 
 
 def steady(
