@@ -52,6 +52,7 @@ SERVICE_LABEL = "com.docker.compose.service"
 COMPOSE_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 3
 WATCH_S = 0.05
+PAUSE_ATTEMPTS = 5
 _counter = itertools.count()
 
 
@@ -237,11 +238,25 @@ class DockerStack(Stack):
         return call_in(self.pids()[service], call)
 
     def suspend(self, pid: int) -> None:
-        """Hang a service: `docker pause` of its container (the cgroup freezer)."""
-        self._container_of(pid).pause()
+        """Hang a service: `docker pause` of its container (the cgroup freezer). On a busy
+        machine runc may give up freezing it ("unable to freeze"), leaving it running: then it
+        is tried again, PAUSE_ATTEMPTS times in all."""
+        container = self._container_of(pid)
+        for attempt in range(1, PAUSE_ATTEMPTS + 1):
+            try:
+                container.pause()
+                return
+            except docker.errors.APIError as exc:
+                if attempt == PAUSE_ATTEMPTS or "unable to freeze" not in str(exc):
+                    raise
+                time.sleep(0.05)
 
     def resume(self, pid: int) -> None:
-        self._container_of(pid).unpause()
+        """`docker unpause` of its container, if it is paused (as SIGCONT, harmless if not)."""
+        container = self._container_of(pid)
+        container.reload()
+        if container.status == "paused":
+            container.unpause()
 
     def _container_of(self, pid: int) -> Any:
         name = next(name for name, known in self.pids().items() if known == pid)

@@ -81,8 +81,9 @@ def bridge_section(run: StoredRun) -> Section:
         f"{figures.get('requests')} sequential calls per side in each of {figures.get('rounds')} "
         f"rounds. The loopback figure comes from {figures['source']}; the bridge's from a second "
         "container on the same bridge network calling the server's address. Both on the "
-        "system-under-test CPU, under one cgroup with the stack's budget. A tax is the median "
-        "of per-round differences, [95% interval]."
+        "system-under-test CPU, under one cgroup with the stack's budget. Each cell is the "
+        "median over rounds (its 95% bootstrap interval); a tax is the median of per-round "
+        "differences, both sides from the same round."
     )
     verdict = (
         f"One /predict makes {hops} hops: the bridge adds {_ms(per_prediction)} ms to it at p50, "

@@ -32,17 +32,10 @@ from bench.selfcheck.perf.floor import timed_round_trips
 from bench.selfcheck.perf.result import Sample
 from bench.selfcheck.rounds import run_rounds
 from pipeline import bundle as bundles
+from stack import engine as engines
 from stack.budget import Confinement
 from stack.compose import IMAGE
-from stack.engine import (
-    PROJECT_LABEL,
-    EngineError,
-    client,
-    engine_version,
-    remove_engine_cgroups,
-    remove_project,
-    require_image,
-)
+from stack.engine import PROJECT_LABEL, EngineError
 from stack.netns import call_in, ready_in
 from stack.topology import COMMON_ENV, Budget
 
@@ -68,8 +61,8 @@ def measure(
     """Start the pair, measure both paths in `rounds` interleaved rounds, remove the pair; the
     raw record (per side, one Sample per round)."""
     payloads = bodies(bundles.records(model_dir), 1)
-    engine = client()
-    require_image(engine, IMAGE)
+    engine = engines.client()
+    engines.require_image(engine, IMAGE)
     project = f"archbench-bridge-{os.getpid()}-{next(_counter)}"
     confinement = Confinement(project, budget)
     applied = confinement.apply()
@@ -96,11 +89,11 @@ def measure(
 
         run_rounds({side: step(side) for side in SIDES}, rounds, say)
     finally:
-        remove_project(engine, project)
+        engines.remove_project(engine, project)
         confinement.remove(timeout_s=15.0)
-        remove_engine_cgroups(applied.cgroup)
+        engines.remove_engine_cgroups(applied.cgroup)
     return {
-        "engine": engine_version(engine),
+        "engine": engines.engine_version(engine),
         "image": IMAGE,
         "rounds": rounds,
         "requests": requests,

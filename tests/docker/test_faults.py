@@ -118,6 +118,11 @@ def entries(run: Path) -> dict[str, dict[str, Any]]:
     return {e["fault"]: e for e in summary["faults"]}
 
 
+def slowest_predict_ms(entry: dict[str, Any]) -> float:
+    """The highest p99 of single predictions over the run's 1-s bins."""
+    return max(r["p99_ms"] or 0.0 for r in entry["timeline"] if r["name"] == "predict")
+
+
 def test_every_fault_run_has_the_isolation_figures_derived_from_its_raw_files(
     fault_run: tuple[Path, list[Any]],
 ) -> None:
@@ -155,20 +160,23 @@ def test_a_hang_is_a_docker_pause_and_holds_predict_until_the_unpause(
     # exactly one pause and one unpause, both of the score container, in that order
     assert [e["Action"] for e in events] == ["pause", "unpause"]
     assert {e["Actor"]["Attributes"]["com.docker.compose.service"] for e in events} == {"score"}
-    predict = hang["endpoints"]["predict"]
-    # a prediction sent as the container froze waited for the unpause: the tail shows it
-    assert predict["p99_during_fault_ms"] >= FAULT_S * 1000 / 2
+    # a prediction that reached score as the container froze waited for the unpause
+    assert slowest_predict_ms(hang) >= FAULT_S * 1000 / 2
+    assert hang["endpoints"]["predict"]["failed"] == 0  # no timeouts: held, not failed
 
 
 def test_slow_and_errors_reach_score_through_its_admin_listener(
     fault_run: tuple[Path, list[Any]],
 ) -> None:
     found = entries(run := fault_run[0])
-    slow, errors = found["slow"]["endpoints"]["predict"], found["errors"]["endpoints"]["predict"]
-    # every prediction during the slowdown waited the injected delay in score
-    assert slow["p99_during_fault_ms"] >= SLOW_MS and slow["failed"] == 0
+    # Which 1-s bins the affected predictions fall in depends on how far behind a busy machine
+    # runs (they are binned by send time), so these hold over the whole run.
+    # every prediction that reached score during the slowdown waited the injected delay
+    assert slowest_predict_ms(found["slow"]) >= SLOW_MS
+    assert found["slow"]["endpoints"]["predict"]["failed"] == 0
     # 30% of score's calls failed: the gateway answered those predictions with an error
-    assert errors["failed"] > 0 and errors["success_rate_during_fault"] < 1.0
+    errors = found["errors"]["endpoints"]["predict"]
+    assert errors["failed"] > 0 and errors["success_rate_overall"] < 1.0
     for fault in ("slow", "errors"):
         events = json.loads((run / "raw" / found[fault]["key"] / "events.json").read_text())
         start = events["events"][0]
