@@ -297,8 +297,8 @@ class DockerStack(Stack):
                 self._restarts.append(restart)
         if restart is not None and pid and ready_in(pid, self.service(name).port, timeout_s=0.5):
             restart.new_pid, restart.ready_unix = pid, time.time()
-            # The state's OOMKilled is reset when the container starts again, and the watch may
-            # not have seen it in between: the engine's own record of the death decides.
+            # The state the watch saw may be another death's or none (it can see the new process
+            # first): the engine's own record of an OOM kill since the old one was ready counts.
             restart.killed_by_memory_limit = restart.killed_by_memory_limit or self._oom_killed(
                 name, restart.died_unix
             )
