@@ -4,6 +4,7 @@ engine."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ import pytest
 from bench.analyse import bridge
 from bench.report.bridge import TITLE, bridge_section
 from bench.report.document import Document, to_markdown
+from bench.store.folder import SCHEMA_VERSION
+from bench.store.stored import open_run
 from stack.engine import leftovers
 from stack.topology import Budget
 from tests.bench import constructed as c
@@ -95,3 +98,26 @@ def test_a_short_real_measurement_gives_both_sides_every_round_and_leaves_nothin
         # both containers sit in one cgroup: the server's CPU is counted with the client's
         assert all(s["cpu_ms_per_request"] > 0 for s in samples)
     assert leftovers("archbench-bridge-") == []
+
+
+def test_archbench_perfs_host_loopback_floor_joins_the_table_when_kept_in_the_run(
+    tmp_path: Path,
+) -> None:
+    summary = c.summary()
+    summary["bridge"] = bridge.summarize(raw_record([0.2, 0.2, 0.2], [0.21, 0.21, 0.21]))
+    floor = [{"requests": 400, "p50_ms": p, "p99_ms": 0.5, "cpu_ms_per_request": None}
+             for p in (0.15, 0.17, 0.16)]  # fmt: skip
+    for name, data in (
+        ("meta.json", {"config": {"archs": ["monolith", "micro"], "slo_ms": 100.0}}),
+        ("summary.json", summary),
+        ("perf.json", {"hops": 4, "low": {"floor": floor}}),
+    ):
+        (tmp_path / name).write_text(json.dumps({"schema_version": SCHEMA_VERSION, **data}))
+    section = bridge_section(open_run(tmp_path))
+    text = md_section(to_markdown(Document("t", (section,))), TITLE)
+    assert md_rows(text)[-1] == [
+        "host loopback, no containers (archbench perf's floor, perf.json)",
+        "0.160",
+        "0.500",
+        "–",
+    ]
