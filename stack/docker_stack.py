@@ -31,10 +31,18 @@ import docker.errors
 
 from pipeline.paths import LOG_ROOT
 from stack.backends import DOCKER_BUDGETS as MODES
-from stack.budget import CGROUP_ROOT, Applied, Confinement
+from stack.budget import Applied, Confinement
 from stack.compose import IMAGE, compose_binary
 from stack.docker_config import project_config, write_config
-from stack.engine import PROJECT_LABEL, EngineError, client, engine_version, require_image
+from stack.engine import (
+    PROJECT_LABEL,
+    EngineError,
+    client,
+    engine_version,
+    remove_engine_cgroups,
+    remove_project,
+    require_image,
+)
 from stack.netns import call_in, ready_in
 from stack.runner import READY_TIMEOUT_S, Stack, StackError, T
 from stack.supervisor import Restart
@@ -44,6 +52,7 @@ SERVICE_LABEL = "com.docker.compose.service"
 COMPOSE_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 3
 WATCH_S = 0.05
+PAUSE_ATTEMPTS = 5
 _counter = itertools.count()
 
 
@@ -98,6 +107,7 @@ class DockerStack(Stack):
         self._engine: docker.DockerClient | None = None
         self._ids: dict[str, str] = {}
         self._pids: dict[str, int] = {}
+        self._up_since: dict[str, float] = {}  # when each service's current process was ready
         self._restarts: list[Restart] = []
         self._lock = threading.Lock()
         self._stop_watch = threading.Event()
@@ -194,7 +204,7 @@ class DockerStack(Stack):
                 if state.get("Running") and ready_in(
                     state["Pid"], pending[name].port, timeout_s=0.5
                 ):
-                    self.ready_unix[name] = time.time()
+                    self.ready_unix[name] = self._up_since[name] = time.time()
                     self._ids[name], self._pids[name] = container.id, int(state["Pid"])
                     del pending[name]
             if time.monotonic() > deadline:
@@ -228,11 +238,25 @@ class DockerStack(Stack):
         return call_in(self.pids()[service], call)
 
     def suspend(self, pid: int) -> None:
-        """Hang a service: `docker pause` of its container (the cgroup freezer)."""
-        self._container_of(pid).pause()
+        """Hang a service: `docker pause` of its container (the cgroup freezer). On a busy
+        machine runc may give up freezing it ("unable to freeze"), leaving it running: then it
+        is tried again, PAUSE_ATTEMPTS times in all."""
+        container = self._container_of(pid)
+        for attempt in range(1, PAUSE_ATTEMPTS + 1):
+            try:
+                container.pause()
+                return
+            except docker.errors.APIError as exc:
+                if attempt == PAUSE_ATTEMPTS or "unable to freeze" not in str(exc):
+                    raise
+                time.sleep(0.05)
 
     def resume(self, pid: int) -> None:
-        self._container_of(pid).unpause()
+        """`docker unpause` of its container, if it is paused (as SIGCONT, harmless if not)."""
+        container = self._container_of(pid)
+        container.reload()
+        if container.status == "paused":
+            container.unpause()
 
     def _container_of(self, pid: int) -> Any:
         name = next(name for name, known in self.pids().items() if known == pid)
@@ -273,11 +297,33 @@ class DockerStack(Stack):
                 self._restarts.append(restart)
         if restart is not None and pid and ready_in(pid, self.service(name).port, timeout_s=0.5):
             restart.new_pid, restart.ready_unix = pid, time.time()
+            # The state the watch saw may be another death's or none (it can see the new process
+            # first): the engine's own record of an OOM kill since the old one was ready counts.
+            restart.killed_by_memory_limit = restart.killed_by_memory_limit or self._oom_killed(
+                name, restart.died_unix
+            )
             with self._lock:
                 self._pids[name] = pid
+                self._up_since[name] = restart.ready_unix
             del open_restarts[name]
             if self.on_restart is not None:
                 self.on_restart(restart)
+
+    def _oom_killed(self, name: str, died_unix: float) -> bool:
+        """Whether the engine recorded an OOM kill of the service's container (its own memory
+        limit) since the process that died was ready, up to now."""
+        assert self._engine is not None
+        since = int(self._up_since.get(name, died_unix - 1.0))
+        events = self._engine.events(
+            since=since,
+            until=int(time.time()) + 1,
+            filters={"container": self._ids[name], "event": "oom"},
+            decode=True,
+        )
+        try:
+            return any(True for _ in events)
+        finally:
+            events.close()
 
     def _save_logs(self) -> None:
         with suppress(docker.errors.DockerException, OSError):
@@ -297,33 +343,10 @@ class DockerStack(Stack):
                     "down", "--volumes", "--remove-orphans", "--timeout", str(STOP_TIMEOUT_S)
                 )
         finally:
-            self._remove_leftovers()
+            if self._engine is not None:
+                remove_project(self._engine, self.project)
             self.confinement.remove(timeout_s=15.0)
-            self._remove_engine_cgroups()
-
-    def _remove_engine_cgroups(self) -> None:
-        """The parent's folders the engine made in the hierarchies the confinement does not use
-        (blkio, devices, freezer, pids, ...): empty once the containers are gone."""
-        if self.applied is None or self.applied.cgroup is None:
-            return
-        for path in CGROUP_ROOT.glob(f"*/{self.applied.cgroup}"):
-            with suppress(OSError):
-                path.rmdir()
-
-    def _remove_leftovers(self) -> None:
-        """Whatever `down` left (it was interrupted, or compose failed), by the project's label."""
-        if self._engine is None:
-            return
-        label = {"label": f"{PROJECT_LABEL}={self.project}"}
-        with suppress(docker.errors.DockerException):
-            for container in self._engine.containers.list(
-                all=True, filters=label, ignore_removed=True
-            ):
-                container.remove(force=True, v=True)
-            for network in self._engine.networks.list(filters=label):
-                network.remove()
-            for volume in self._engine.volumes.list(filters=label):
-                volume.remove(force=True)
+            remove_engine_cgroups(self.applied.cgroup if self.applied else None)
 
     def __enter__(self) -> DockerStack:
         self.start()

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import os
 import socket
+from contextlib import suppress
 
 import docker
 import docker.errors
 
+from stack.budget import CGROUP_ROOT
 from stack.runner import StackError
 
 PROJECT_LABEL = "com.docker.compose.project"
@@ -60,6 +62,29 @@ def require_image(engine: docker.DockerClient, image: str) -> None:
 
 def engine_version(engine: docker.DockerClient | None = None) -> str:
     return str((engine or client()).version().get("Version", "unknown"))
+
+
+def remove_project(engine: docker.DockerClient, project: str) -> None:
+    """Remove every container, network and volume labelled with the compose project `project`
+    (what `compose down` left when it was interrupted or failed, or what we made ourselves)."""
+    label = {"label": f"{PROJECT_LABEL}={project}"}
+    with suppress(docker.errors.DockerException):
+        for container in engine.containers.list(all=True, filters=label, ignore_removed=True):
+            container.remove(force=True, v=True)
+        for network in engine.networks.list(filters=label):
+            network.remove()
+        for volume in engine.volumes.list(filters=label):
+            volume.remove(force=True)
+
+
+def remove_engine_cgroups(parent: str | None) -> None:
+    """A cgroup parent's folders the engine made in the hierarchies a stack.budget.Confinement
+    does not use (blkio, devices, freezer, pids, ...): empty once its containers are gone."""
+    if parent is None:
+        return
+    for path in CGROUP_ROOT.glob(f"*/{parent}"):
+        with suppress(OSError):
+            path.rmdir()
 
 
 def leftovers(prefix: str = "archbench-") -> list[str]:

@@ -91,10 +91,32 @@ def _shown(metric: Metric, value: Value) -> str:
     return format_value(metric, value) + (" ⚠" if value.flags else "")
 
 
+def where(run: StoredRun) -> str:
+    """Where a run's stacks ran, as its meta.json says (runs before the Docker backend: local)."""
+    backend = run.meta.get("backend") or {"backend": "local"}
+    if backend.get("backend") != "docker":
+        return "local processes"
+    return f"Docker Engine {backend.get('engine', '?')}, budget mode {backend.get('mode', '?')}"
+
+
+def served(run: StoredRun) -> str:
+    """The served model in a few words: name, version and its file's sha256 (12 hex digits)."""
+    model = run.meta.get("model") or {}
+    sha256 = str(model.get("sha256") or "unknown")[:12]
+    return f"{model.get('name', '?')} {model.get('version', '?')} (sha256 {sha256})"
+
+
 def report(a: StoredRun, b: StoredRun, rules: list[Rule]) -> tuple[list[str], list[str]]:
     """The lines to print, and the regressions (empty when every rule holds)."""
     found = changes(a, b)
     lines = [f"archbench compare: {a.path.name} → {b.path.name}"]
+    lines += [
+        f"{side}: {run.path.name} on {where(run)}" for side, run in (("before", a), ("after", b))
+    ]
+    if served(a) == served(b):
+        lines.append(f"model: {served(a)} in both")
+    else:
+        lines.append(f"note: the runs serve different models: {served(a)} → {served(b)}")
     differ = [
         f"{k} {a.config.get(k)} → {b.config.get(k)}"
         for k in sorted((set(a.config) | set(b.config)) - INCIDENTAL)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.report import cost, failure, overview, performance
+from bench.report import bridge, cost, failure, overview, performance
 from bench.report.document import Document, draw_all, to_html, to_markdown
 from bench.store.folder import ResultsError
 from bench.store.stored import StoredRun, open_run
@@ -28,6 +28,7 @@ def document(run: StoredRun) -> Document:
         performance.spectrum_section(run),
         performance.over_time_section(run),
         performance.time_section(run),
+        bridge.bridge_section(run),
         performance.resources_section(run),
         failure.failure_section(run),
         cost.cost_section(run),

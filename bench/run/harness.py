@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.analyse import capacity, cost, summary
+from bench.analyse.bridge import RAW_FILE as BRIDGE_FILE
 from bench.config import BenchConfig
 from bench.load import payloads
 from bench.measure import calibration
@@ -34,6 +35,9 @@ from stack.backends import describe, new_stack
 from stack.budget import sut_cpus
 from stack.remote import NOT_MEASURED
 from stack.runner import Stack, StackError, terminate_as_interrupt
+
+# Roughly how long the Docker runs' bridge measurement takes (two containers' start, the rounds).
+BRIDGE_SECONDS = 15.0
 
 
 def model_entry(bundle: ModelBundle, model_dir: str) -> dict[str, Any]:
@@ -163,6 +167,7 @@ class Bench:
         total += (planned_seconds(config, SCENARIO) + 8) * len(fault_runs)
         total += framework.planned_seconds(driver)
         total += scaling.planned_seconds(driver) + sweep.planned_seconds(driver)
+        total += BRIDGE_SECONDS if config.backend == "docker" else 0
         self.display.start(total)
         for phase in phases:
             if not phase:
@@ -182,6 +187,14 @@ class Bench:
             scaling.run(driver)
         if config.runs("sweep"):
             sweep.run(driver)
+        if config.backend == "docker":
+            # The bridge's own hop tax against loopback, for the report: the perf self-check's floor
+            # hop, in containers (imported here: the Docker SDK only where Docker is used).
+            from bench.selfcheck import bridge
+
+            self.display.phase("hop floor: bridge and loopback", "floor", "hops", 0)
+            record = bridge.measure(Path(config.model_dir), config.budget)
+            self.folder.write_json(BRIDGE_FILE, record)
 
     def _common_rate(self) -> float:
         """The steady rate (bench.analyse.capacity.common_rate), or the fallback rate."""

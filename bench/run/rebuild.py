@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.analyse import capacity, cost, plan, summary
+from bench.analyse import bridge, capacity, cost, plan, summary
 from bench.analyse import runs as analysis
 from bench.load.shapes import SCENARIOS
 from bench.run import framework, scaling, sweep
@@ -64,6 +64,8 @@ def summarize(
     if measured:
         out["sweep"] = points = sweep.summarize(measured)
         out["sweep_crossover"] = sweep.crossover(points)
+    if (path / bridge.RAW_FILE).is_file():
+        out["bridge"] = bridge.summarize(read_json(path / bridge.RAW_FILE))
     planned = plan.from_summary(out, slo_ms, prices)
     if planned is not None:
         out["plan"] = planned

@@ -12,8 +12,11 @@ from pathlib import Path
 import docker
 import pytest
 
+from bench.analyse import bridge
+from bench.report.bridge import TITLE
 from stack.engine import leftovers
 from tests.bench.conftest import ARCHBENCH, bench
+from tests.bench.markdown import md_section
 from tests.conftest import free_base_port, request
 from tests.serving.test_parity import GOOD
 
@@ -43,6 +46,13 @@ def test_a_short_docker_bench_of_both_architectures_gives_a_run_with_a_report(
         assert measured["ok"] > 0
     report = (run / "report.md").read_text()
     assert f"Docker Engine {meta['backend']['engine']}, budget mode {budget}" in report
+    # the bridge's hop tax against loopback: measured in the run, derived from its raw record
+    raw = json.loads((run / bridge.RAW_FILE).read_text())
+    assert summary["bridge"] == json.loads(json.dumps(bridge.summarize(raw)))
+    assert summary["bridge"]["engine"] == meta["backend"]["engine"]
+    section = md_section(report, TITLE)
+    assert "bridge tax per hop (bridge − loopback)" in section
+    assert f"One /predict makes {bridge.PREDICT_HOPS} hops: the bridge adds" in section
     assert leftovers() == []
     assert archbench_cgroups() <= before
 

@@ -107,13 +107,14 @@ class FloorServer:
         self.confinement.remove()
 
 
-async def _round_trips(
+async def timed_round_trips(
     url: str,
     payloads: Sequence[bytes],
     warmup: int,
     requests: int,
     server_cpu_ns: Callable[[], int | None],
 ) -> Sample:
+    """`round_trips` to any floor server at `url` (bench.selfcheck.bridge: one in a container)."""
     # The gateway's client, every stage pointing at the floor server: each call is one hop.
     client = StageClient(Settings(stage_urls=dict.fromkeys(STAGE_NAMES, url)))
     await client.open()
@@ -153,7 +154,9 @@ def round_trips(
     together (None without a cgroup), over the measured calls only."""
     with pinned(server.confinement.cpus):
         return uvloop.run(
-            _round_trips(server.url, payloads, warmup, requests, server.confinement.cpu_usage_ns)
+            timed_round_trips(
+                server.url, payloads, warmup, requests, server.confinement.cpu_usage_ns
+            )
         )
 
 
