@@ -10,8 +10,9 @@ from typing import Any
 from bench.load import payloads
 from bench.load.search import MIN_REQUESTS
 from bench.load.shapes import SCENARIOS
-from bench.run import faults
+from bench.run import faults, update
 from bench.run.faults import FaultConfig
+from bench.run.update import UpdateConfig
 from pipeline.errors import UserError
 from pipeline.paths import DEFAULT_MODEL_DIR, ROOT
 from pipeline.stages import STAGE_NAMES
@@ -24,13 +25,17 @@ DEFAULT_ARCHS = ("monolith", "micro")
 DEFAULT_SLO_MS = 100.0
 # Parts the harness runs itself (not Locust scenarios); the full profile adds them.
 COST_PARTS = ("scaling", "sweep")
-# The bench's scenarios: the load shapes, the fault runs (steady load plus one fault each), and
-# the cost parts.
-BENCH_SCENARIOS = (*SCENARIOS, faults.SCENARIO, *COST_PARTS)
+# The bench's scenarios: the load shapes, the fault runs (steady load plus one fault each), the
+# update runs (steady load while a new model version is deployed), and the cost parts.
+BENCH_SCENARIOS = (*SCENARIOS, faults.SCENARIO, update.SCENARIO, *COST_PARTS)
 # The closed-loop ramp tells nothing the open-loop scenarios do not, and costs about a minute of
 # the default run that the capacity search needs: it runs in the full profile or when asked for.
 FULL_ONLY = ("ramp", *COST_PARTS)
-DEFAULT_SCENARIOS = (*(s for s in SCENARIOS if s not in FULL_ONLY), faults.SCENARIO)
+DEFAULT_SCENARIOS = (
+    *(s for s in SCENARIOS if s not in FULL_ONLY),
+    faults.SCENARIO,
+    update.SCENARIO,
+)
 PROFILES = faults.PROFILES
 DEFAULT_PRICES = ROOT / "bench" / "prices.toml"
 
@@ -89,6 +94,7 @@ class BenchConfig:
     backend: str = "local"
     docker_budget: str = "partition"
     fault: FaultConfig = field(default_factory=FaultConfig)
+    update: UpdateConfig = field(default_factory=UpdateConfig)
     # cost: prices file; each stack start is sampled at rest for idle_s after a short settle
     prices: str = str(DEFAULT_PRICES)
     idle_s: float = 1.0
@@ -131,7 +137,7 @@ class BenchConfig:
             raise ConfigError(
                 f"unknown profile {self.profile!r}; choose from: {', '.join(PROFILES)}"
             )
-        for problem in self.fault.check():
+        for problem in self.fault.check() + self.update.check():
             raise ConfigError(problem)
         if self.scaling_stage not in STAGE_NAMES:
             raise ConfigError(
