@@ -61,12 +61,12 @@ def reload_workers(stack: Stack, name: str, timeout_s: float = READY_TIMEOUT_S) 
     it is ready, then retires an old one, one worker at a time. Returns when no old worker is
     left and as many new ones serve, with the Unix times and the workers' pids."""
     leader = psutil.Process(stack.processes[name].pid)
-    old = {p.pid for p in leader.children()}
+    old = _workers(leader)
     times: dict[str, Any] = {"service": name, "old_pids": sorted(old), "stopping_unix": time.time()}
     leader.send_signal(signal.SIGHUP)
     deadline = time.monotonic() + timeout_s
     while True:
-        children = {p.pid for p in leader.children() if p.status() != psutil.STATUS_ZOMBIE}
+        children = _workers(leader)
         if children and not children & old and len(children) >= len(old):
             break
         if time.monotonic() > deadline:
@@ -77,3 +77,17 @@ def reload_workers(stack: Stack, name: str, timeout_s: float = READY_TIMEOUT_S) 
         time.sleep(POLL_S)
     times.update(new_pids=sorted(children), ready_unix=time.time())
     return times
+
+
+def _workers(leader: psutil.Process) -> set[int]:
+    """The pids of a supervisor's live workers (not multiprocessing's resource tracker)."""
+    found = set()
+    for child in leader.children():
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and not any(
+                "resource_tracker" in part for part in child.cmdline()
+            ):
+                found.add(child.pid)
+        except psutil.NoSuchProcess:
+            continue
+    return found

@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument(
         "--scenario",
-        help="comma-separated: capacity, steady, spike, ramp, faults, scaling, sweep",
+        help="comma-separated: capacity, steady, spike, ramp, faults, update, scaling, sweep",
     )
     parser.add_argument(
         "--profile",
@@ -40,6 +40,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--fault-tail-s", type=float, help="measured seconds after a fault")
     parser.add_argument("--fault-slow-ms", type=float, help="what slow adds to each stage call")
     parser.add_argument("--fault-error-share", type=float, help="share of calls errors fails")
+    parser.add_argument(
+        "--update", help="how the update scenario deploys, comma-separated: restart, rolling"
+    )
     parser.add_argument("--duration", type=float, help="measured seconds per scenario")
     parser.add_argument(
         "--slo-ms", type=float, help=f"p99 latency objective (default {DEFAULT_SLO_MS:g})"
@@ -122,6 +125,8 @@ def run(args: argparse.Namespace) -> None:
         "error_share": args.fault_error_share,
     }
     chosen["profile"] = args.profile
+    if args.update:
+        chosen["update"] = replace(config.update, variants=tuple(_listed(args.update) or ()))
     chosen["fault"] = replace(config.fault, **{k: v for k, v in faulted.items() if v is not None})
     config = replace(config, **{k: v for k, v in chosen.items() if v is not None}).check()
     cost.load_prices(Path(config.prices))
@@ -131,6 +136,8 @@ def run(args: argparse.Namespace) -> None:
     for arch in config.archs:
         # The scaling part's largest stack uses the most ports.
         most = max(config.scaling_replicas) if config.runs("scaling") else 1
+        if config.runs("update"):  # the rolling update's replicas
+            most = max(most, config.update.workers)
         scale = {"monolith" if arch == "monolith" else config.scaling_stage: most}
         for service in services(arch, config.base_port, replicas=scale):
             for port in (service.port, service.admin_port):

@@ -9,7 +9,9 @@ The entry this writes into summary.json["update"], one per update run:
     deploy_window_s      [start, end] in seconds from the schedule's start; end null if the
                          deploy had not finished when the load ended
     deploy_s             end - start
-    requests             requests intended in the measured part (after the warm-up)
+    measured_s           [start, end] of the measured part: from the warm-up's end to when the
+                         harness stopped the load, `tail_s` after the deploy
+    requests             requests intended in the measured part
     failed               of them, answered otherwise than expected (or not at all, or shed)
     failed_in_window     of those, intended within the deploy window
     endpoints.<name>     per request name: requests, failed and success_rate in the window
@@ -77,10 +79,16 @@ def entry(ledger: dict[str, Any], events: dict[str, Any], job: dict[str, Any]) -
     rows = ledger["requests"]
     old, new = events["old_version"], events["new_version"]
     measured_from = float(events["warmup_s"])
-    measured_to = measured_from + float(events["config"]["measured_s"])
     start, end = window(events, ledger["start_unix"])
     every = [dict(zip(rows, values, strict=True)) for values in zip(*rows.values(), strict=True)]
-    requests = [r for r in every if r["intended_s"] >= measured_from]
+    stops = [e["t_unix"] for e in events.get("events", []) if e["event"] == "stop"]
+    # the load ran until the deploy's tail was over (or until it was cut short)
+    measured_to = (
+        stops[0] - ledger["start_unix"]
+        if stops
+        else max((r["intended_s"] for r in every), default=measured_from)
+    )
+    requests = [r for r in every if measured_from <= r["intended_s"] <= measured_to]
     in_window = [
         r
         for r in requests
@@ -105,6 +113,7 @@ def entry(ledger: dict[str, Any], events: dict[str, Any], job: dict[str, Any]) -
         "new_version": new,
         "deploy_window_s": [start, end],
         "deploy_s": None if start is None or end is None else end - start,
+        "measured_s": [measured_from, measured_to],
         "requests": len(requests),
         "failed": sum(not r["ok"] for r in requests),
         "failed_in_window": sum(not r["ok"] for r in in_window),

@@ -21,7 +21,7 @@ from typing import Any
 from bench.run.driver import Driver
 from bench.run.injection import MARKER_TIMEOUT_S, settle
 from bench.run.job import Job
-from bench.run.update import GATEWAY, SCENARIO, UpdateConfig, UpdateRun
+from bench.run.update import GATEWAY, SCENARIO, UpdateConfig, UpdateRun, planned_seconds
 from pipeline import bundle, train
 from stack import rollout
 from stack.backends import new_stack
@@ -68,6 +68,8 @@ class Deployer:
         self.events: list[dict[str, Any]] = []
         self.schedule_start_unix: float | None = None
         self.error: str | None = None
+        # set `tail_s` after the deploy ended (or failed): the driver then stops the load
+        self.finished = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._main, name="archbench-deploy", daemon=True)
 
@@ -96,6 +98,9 @@ class Deployer:
             self._deploy()
         except (OSError, StackError) as exc:
             self.error = f"the new version could not be deployed: {exc}"
+        if not self._stop.wait(self.config.tail_s):
+            self.events.append({"event": "stop", "t_unix": time.time()})
+            self.finished = True
 
     def _deploy(self) -> None:
         run, stack = self.run, self.stack
@@ -163,13 +168,13 @@ def _drive(
     extra = {
         # an update run is the steady scenario with a deploy done by the harness
         "--scenario": "steady",
-        "--duration": uconfig.measured_s,
+        "--duration": uconfig.max_s,
         "--warmup": uconfig.warmup_s,
         "--max-in-flight": uconfig.max_in_flight,
         "--request-log": out / REQUESTS_FILE,
     }
     label = f"{update.variant} update"
-    planned = uconfig.warmup_s + uconfig.measured_s
+    planned = planned_seconds(uconfig)
     driver.drive(
         stack, job, out, SCENARIO, extra=extra, planned_s=planned, injection=deployer, label=label
     )

@@ -143,6 +143,9 @@ class Driver:
                     stack.check_alive()
                     if time.monotonic() - started > deadline:
                         break
+                    # a timeline that decides when its load has shown enough (a deploy's tail)
+                    if getattr(injection, "finished", False):
+                        break
                     self.display.advance(min(planned, time.monotonic() - started))
                     time.sleep(0.25)
         except KeyboardInterrupt:

@@ -57,6 +57,8 @@ def planned_seconds(config: BenchConfig, scenario: str) -> float:
 def longest_seconds(config: BenchConfig, scenario: str) -> float:
     """The longest a scenario may drive load: a capacity search with every trial it may run at
     the longest length, each followed by the longest drain."""
+    if scenario == update.SCENARIO:
+        return update.longest_seconds(config.update)
     if scenario != "capacity":
         return planned_seconds(config, scenario)
     trial_s = max(config.step_s, config.trial_max_s) + 1.0 + 11.0
