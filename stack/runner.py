@@ -285,7 +285,9 @@ class Stack:
             return
         for name, process in list(self.processes.items()):
             code = process.poll()
-            if code is not None and name not in self.replacing:
+            # a process being replaced, or replaced since the loop began, is not a dead service
+            replaced = name in self.replacing or self.processes.get(name) is not process
+            if code is not None and not replaced:
                 path = self.log_path(name)
                 raise StackError(f"service {name!r} exited with code {code}; log: {path}", path)
 

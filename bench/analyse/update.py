@@ -38,6 +38,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.analyse import isolation
 from bench.analyse.summary import jobs, read
 
 BATCH_NAME = "predict-batch"
@@ -163,3 +164,39 @@ def _endpoints(in_window: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "success_rate": 1 - failed / len(mine),
         }
     return out
+
+
+def spared_success(entry: dict[str, Any]) -> float | None:
+    """The lowest success during the deploy of the endpoints that need none of the stages it
+    restarted (None: the whole application restarted, or no such endpoint was called)."""
+    if entry["arch"] == "monolith":
+        return None
+    stages = {s.split("-")[0] for s in entry["services"]}
+    rates = [
+        figures["success_rate"]
+        for name, figures in entry["endpoints"].items()
+        if not any(isolation.needs_stage(name, stage) for stage in stages)
+    ]
+    return min(rates) if rates else None
+
+
+def evidence(entry: dict[str, Any]) -> str:
+    """One line of what a deploy did to the load."""
+
+    def ms(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.0f} ms"
+
+    rolled_workers = entry["variant"] == "rolling" and entry["arch"] == "monolith"
+    what = "the app's workers" if rolled_workers else ", ".join(entry["services"])
+    took = "unfinished" if entry["deploy_s"] is None else f"{entry['deploy_s']:.1f} s"
+    overlap = entry["overlap_s"]
+    both = "n/a" if overlap is None else f"{max(0.0, overlap):.1f} s"
+    spared = spared_success(entry)
+    rest = "" if spared is None else f"; the endpoints that skip it answered {spared:.0%}"
+    return (
+        f"{entry['arch']} {entry['variant']} ({what}, {took}): {entry['failed_in_window']} of "
+        f"{sum(e['requests'] for e in entry['endpoints'].values())} requests failed during the "
+        f"deploy, longest gap without a prediction {entry['longest_gap_s']:.2f} s, p99 "
+        f"{ms(entry['p99_before_ms'])} before → {ms(entry['p99_window_ms'])} during, both "
+        f"versions answering for {both}, {entry['mixed_answers']} mixed answers{rest}"
+    )

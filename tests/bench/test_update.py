@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from bench.analyse import update as analysis
+from bench.analyse import verdict
 from bench.run.deploy import new_version, point
 from bench.run.update import UpdateConfig, UpdateRun, plan
 from pipeline import bundle, stages
@@ -21,6 +22,7 @@ from pipeline.records import ValidBatch
 from stack import rollout
 from stack.runner import Stack
 from stack.topology import PORT_BLOCK
+from tests.bench import constructed
 from tests.conftest import free_base_port, processes_on_ports, request
 
 ARCHBENCH = [sys.executable, "-m", "archbench"]
@@ -104,6 +106,56 @@ def test_figures_of_a_constructed_update() -> None:
     # a deploy that never ended: its window runs to the end of the load
     unfinished = analysis.entry(ledger(rows), events(2.0, None, 5.0), job)
     assert unfinished["deploy_s"] is None and unfinished["failed_in_window"] == 2
+
+
+UPDATE_CLAIM = "A part can be updated without stopping the whole application"
+
+
+def deployed(arch: str, variant: str, failed: int, validate_ok: float = 1.0) -> dict[str, Any]:
+    """A summary["update"] entry with `failed` requests failed during the deploy."""
+    services = (
+        ["monolith"] if arch == "monolith" else ["score", "score-2"][: 1 + (variant == "rolling")]
+    )
+    return {
+        "arch": arch, "variant": variant, "rep": 0, "key": f"update/{arch}/{variant}/rep0",
+        "services": services, "deploy_s": 2.0, "failed_in_window": failed,
+        "endpoints": {
+            "predict": {"requests": 100, "failed": failed, "success_rate": 1 - failed / 100},
+            "validate": {"requests": 20, "failed": 0, "success_rate": validate_ok},
+        },
+        "longest_gap_s": 0.1, "p99_before_ms": 10.0, "p99_window_ms": 20.0,
+        "overlap_s": 0.5, "mixed_answers": 0, "error": None,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("micro_validate", "micro_rolling_failed", "monolith_rolling_failed", "expected"),
+    [
+        (1.0, 0, 12, verdict.SUPPORTED),  # score alone updated, nothing lost rolling it
+        (1.0, 0, 0, verdict.MIXED),  # the monolith's rolling reload lost nothing either
+        (0.5, 3, 0, verdict.MIXED),  # validate stopped with score, the rolling update lost some
+    ],
+)
+def test_the_verdict_flips_with_its_evidence(
+    micro_validate: float, micro_rolling_failed: int, monolith_rolling_failed: int, expected: str
+) -> None:
+    entries = [
+        deployed("monolith", "restart", 40, validate_ok=0.0),
+        deployed("monolith", "rolling", monolith_rolling_failed),
+        deployed("micro", "restart", 30, validate_ok=micro_validate),
+        deployed("micro", "rolling", micro_rolling_failed),
+    ]
+    found = {
+        v.claim: v for v in verdict.judge(constructed.run(constructed.summary(update=entries)))
+    }
+    judged = found[UPDATE_CLAIM]
+    assert judged.verdict == expected
+    assert any(
+        line.startswith("micro restart (score, 2.0 s): 30 of 120") for line in judged.evidence
+    )
+    assert any(f"skip it answered {micro_validate:.0%}" in line for line in judged.evidence)
+    without = verdict.judge(constructed.run(constructed.summary()))
+    assert {v.claim: v.verdict for v in without}[UPDATE_CLAIM] == verdict.NOT_MEASURED
 
 
 def test_a_new_version_keeps_the_preprocessing_and_a_mixed_answer_names_both(
