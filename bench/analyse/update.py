@@ -40,6 +40,7 @@ from typing import Any
 
 from bench.analyse import isolation
 from bench.analyse.summary import jobs, read
+from bench.run.update import REQUESTS_FILE, SCENARIO
 
 BATCH_NAME = "predict-batch"
 
@@ -47,8 +48,8 @@ BATCH_NAME = "predict-batch"
 def entries(folder: Path) -> list[dict[str, Any]]:
     """summary.json's `update`: one entry per update run whose records were written in full."""
     out = []
-    for raw, job in jobs(folder, "update"):
-        ledger_path, events_path = raw / "requests.json", raw / "events.json"
+    for raw, job in jobs(folder, SCENARIO):
+        ledger_path, events_path = raw / REQUESTS_FILE, raw / "events.json"
         if ledger_path.exists() and events_path.exists():
             out.append(entry(read(ledger_path), read(events_path), job))
     return out

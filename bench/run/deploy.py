@@ -21,7 +21,14 @@ from typing import Any
 from bench.run.driver import Driver
 from bench.run.injection import MARKER_TIMEOUT_S, settle
 from bench.run.job import Job
-from bench.run.update import GATEWAY, SCENARIO, UpdateConfig, UpdateRun, planned_seconds
+from bench.run.update import (
+    GATEWAY,
+    REQUESTS_FILE,
+    SCENARIO,
+    UpdateConfig,
+    UpdateRun,
+    planned_seconds,
+)
 from pipeline import bundle, train
 from stack import rollout
 from stack.backends import new_stack
@@ -29,7 +36,6 @@ from stack.runner import Stack, StackError
 
 MODELS_DIR = "models"
 CURRENT = "current"
-REQUESTS_FILE = "requests.json"
 
 
 def new_version(model_dir: Path, into: Path) -> Path:

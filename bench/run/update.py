@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 SCENARIO = "update"
+# each update run's per-request record (bench.measure.ledger), beside its events.json
+REQUESTS_FILE = "requests.json"
 VARIANTS = ("restart", "rolling")
 # The gateway of update runs: the everyday one, plus a refused call tried on the next replica.
 GATEWAY: dict[str, object] = {"retry_refused": True}
