@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from typing import Any
 
@@ -21,6 +22,10 @@ import psutil
 from stack.runner import READY_TIMEOUT_S, STOP_GRACE_S, Stack, StackError
 
 POLL_S = 0.02
+# Every child dies with the thread that started it (PR_SET_PDEATHSIG follows the thread, not
+# the process): a service restarted from a short-lived thread (a deploy's) would be killed when
+# that thread ends. This one thread starts them all and lives as long as the harness.
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archbench-spawner")
 
 
 def restart(stack: Stack, name: str, timeout_s: float = READY_TIMEOUT_S) -> dict[str, Any]:
@@ -40,7 +45,7 @@ def restart(stack: Stack, name: str, timeout_s: float = READY_TIMEOUT_S) -> dict
                 os.killpg(old.pid, signal.SIGKILL)
             old.wait()
         times["stopped_unix"] = time.time()
-        new = stack.respawn(service)
+        new = _SPAWNER.submit(stack.respawn, service).result()
         times.update(new_pid=new.pid, spawned_unix=time.time())
         deadline = time.monotonic() + timeout_s
         while not stack.ready(service, timeout_s=0.5):
