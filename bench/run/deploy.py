@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.run.driver import Driver
-from bench.run.injection import MARKER_TIMEOUT_S, settle
+from bench.run.injection import schedule_start, settle
 from bench.run.job import Job
 from bench.run.update import (
     GATEWAY,
@@ -88,15 +88,10 @@ class Deployer:
         self._thread.join(timeout=rollout.READY_TIMEOUT_S)
 
     def _main(self) -> None:
-        deadline = time.monotonic() + MARKER_TIMEOUT_S
-        while self.schedule_start_unix is None:
-            if self._stop.wait(0.02) or time.monotonic() > deadline:
-                self.error = "Locust's schedule never started"
-                return
-            try:
-                self.schedule_start_unix = float(self.marker.read_text())
-            except (FileNotFoundError, ValueError):  # not there, or being written
-                continue
+        self.schedule_start_unix = schedule_start(self.marker, self._stop)
+        if self.schedule_start_unix is None:
+            self.error = "Locust's schedule never started"
+            return
         at = self.schedule_start_unix + self.config.warmup_s + self.config.lead_s
         if self._stop.wait(max(0.0, at - time.time())):
             return
