@@ -271,9 +271,9 @@ def test_update_under_load_on_both_architectures(tmp_path: Path, variant: str) -
         }[(arch, variant)]
         if recorded["error"] is None:
             assert steps[1:-2] == expected
-    # a restarted monolith answers nothing while its one process starts again (a Python start
-    # and the model's load: over a second, when 30 requests a second are coming)
-    assert entries[("monolith", "restart")]["failed_in_window"] > 0
-    assert entries[("micro", "restart")]["services"] == list(
-        UpdateRun("micro", "restart", 1).services
-    )
+    if variant == "restart":
+        # a restarted monolith answers nothing while its one process starts again (a Python
+        # start and the model's load: over a second, when 30 requests a second are coming)
+        assert entries[("monolith", "restart")]["failed_in_window"] > 0
+    services = UpdateRun("micro", variant, 2).services
+    assert entries[("micro", variant)]["services"] == list(services)
