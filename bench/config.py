@@ -18,7 +18,9 @@ from pipeline.paths import DEFAULT_MODEL_DIR, ROOT
 from pipeline.stages import STAGE_NAMES
 from pipeline.train import VARIANTS
 from stack.backends import BACKENDS, DOCKER_BUDGETS
-from stack.topology import ARCHITECTURES, Budget
+from stack.remote import REMOTE_FAULTS
+from stack.targets import Target
+from stack.topology import ARCHITECTURES, Budget, hosting
 
 DEFAULT_ARCHS = ("monolith", "micro")
 # The p99 objective every capacity, verdict and plan is judged against unless the user sets one.
@@ -107,6 +109,8 @@ class BenchConfig:
     sweep_s: float = 5.0
     # Mutual TLS between the gateway and the stages of every microservices stack of the run.
     secure_hops: bool = False
+    # remote: the running deployments measured, one per architecture (stack.targets)
+    targets: tuple[Target, ...] = ()
 
     def runs(self, part: str) -> bool:
         """Whether a harness part (scaling, sweep) runs: asked for, or in the full profile."""
@@ -119,7 +123,8 @@ class BenchConfig:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # A target's admin token never reaches a run folder.
+        return {**asdict(self), "targets": [t.public() for t in self.targets]}
 
     def check(self) -> BenchConfig:
         """Raise ConfigError naming the first invalid value and what is valid."""
@@ -191,10 +196,71 @@ class BenchConfig:
                 f"unknown Docker budget {self.docker_budget!r}; choose from: "
                 f"{', '.join(DOCKER_BUDGETS)}"
             )
+        if self.backend == "remote":
+            self._check_remote()
+        elif self.targets:
+            raise ConfigError(
+                f"--target measures a running deployment; it takes no --backend {self.backend}"
+            )
         if self.backend != "docker":
             return
         if self.runs("scaling"):
             raise ConfigError("the Docker backend runs one replica per service: no scaling part")
+
+    def _check_remote(self) -> None:
+        """What a stack the harness did not start can be asked to do."""
+        given = {t.arch for t in self.targets}
+        for arch in self.archs:
+            if arch not in given:
+                choice = ", ".join(sorted(given)) or "none"
+                raise ConfigError(f"no --target for {arch!r}; targets given: {choice}")
+        for part in COST_PARTS:
+            if self.runs(part):
+                raise ConfigError(f"the {part} part starts stacks of its own: not with --target")
+        if self.secure_hops:
+            raise ConfigError("--secure-hops: a remote deployment's hops are its own, not ours")
+        if faults.SCENARIO not in self.scenarios:
+            return
+        for kind in self.fault.kinds or ():
+            if kind not in REMOTE_FAULTS:
+                raise ConfigError(
+                    f"fault {kind!r} needs the process on this machine; with --target choose "
+                    f"from: {', '.join(REMOTE_FAULTS)}"
+                )
+        if self.fault.resilience not in (None, (False,)):
+            raise ConfigError("--resilience: a remote gateway runs with its own settings")
+        for run in faults.plan(self.fault, self.archs, self.profile):
+            target = next(t for t in self.targets if t.arch == run.arch)
+            service = target.services.get(hosting(run.arch, run.stage))
+            if not (target.admin_token and service and service.admin_url):
+                raise ConfigError(
+                    f"faults on {run.arch}'s {run.stage} need its admin URL and the "
+                    "admin_token in the --targets file"
+                )
+
+    def remote_defaults(self, scenarios_given: bool, kinds_given: bool) -> tuple[BenchConfig, str]:
+        """The run on remote targets where the user left the faults or the scenarios to the
+        profile: only the faults a remote stack can take, and no fault runs without the admin
+        URLs and token; with one line saying what is left out (empty: nothing)."""
+        if self.backend != "remote" or faults.SCENARIO not in self.scenarios:
+            return self, ""
+        chosen, notes = self, []
+        if not kinds_given:
+            kinds = faults.FAULTS if self.profile == "full" else faults.DEFAULT_FAULTS
+            left = [k for k in kinds if k not in REMOTE_FAULTS]
+            if left:
+                notes.append(f"faults {', '.join(left)}: not measured (no process to signal)")
+            offered = tuple(k for k in kinds if k in REMOTE_FAULTS)
+            # one gateway mode: the deployment's own (bench.run.faults keys it "plain")
+            fault = replace(self.fault, kinds=offered, resilience=(False,))
+            chosen = replace(self, fault=fault)
+        if not scenarios_given:
+            try:
+                chosen._check_remote()
+            except ConfigError as exc:
+                rest = tuple(s for s in self.scenarios if s != faults.SCENARIO)
+                return replace(chosen, scenarios=rest), f"faults: not measured ({exc})"
+        return chosen, "; ".join(notes)
 
     def with_duration(self, seconds: float) -> BenchConfig:
         """Scale the measured part of every load scenario to about `seconds` (fault runs keep

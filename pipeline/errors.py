@@ -11,6 +11,7 @@ UserError                  a mistake the user can fix: one line, exit code 1 (ar
  ├── BundleError           (above; also a PipelineError)
  ├── StackError            stack/runner.py: a stack could not start or lost a service
  ├── ComposeError          stack/compose.py: compose is missing or rejected a file
+ ├── TargetError           stack/targets.py: a remote target is malformed or does not answer
  ├── ConfigError           bench/config.py: a configuration value is not valid
  │    └── PriceError        bench/analyse/cost.py: a price file is missing a key or invalid
  ├── ResultsError          bench/store/folder.py: a run folder cannot be written or read

@@ -75,7 +75,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         help="mutual TLS between the gateway and the stages (the monolith has no hops)",
     )
+    _register_targets(parser)
     parser.set_defaults(func=run)
+
+
+def _register_targets(parser: argparse.ArgumentParser) -> None:
+    """--target / --targets: measure deployments already running (stack.remote)."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--target",
+        action="append",
+        metavar="ARCH=URL",
+        help="a running deployment's entry point, e.g. micro=http://10.0.0.6:8000 (repeatable)",
+    )
+    where.add_argument(
+        "--targets",
+        type=Path,
+        metavar="FILE",
+        help="TOML or YAML: per architecture its url, each service's metrics (and admin) URL, "
+        "admin_token",
+    )
 
 
 def run(args: argparse.Namespace) -> None:
@@ -128,12 +147,12 @@ def run(args: argparse.Namespace) -> None:
     if args.update:
         chosen["update"] = replace(config.update, variants=tuple(_listed(args.update) or ()))
     chosen["fault"] = replace(config.fault, **{k: v for k, v in faulted.items() if v is not None})
-    config = replace(config, **{k: v for k, v in chosen.items() if v is not None}).check()
+    config = _remote(args, replace(config, **{k: v for k, v in chosen.items() if v is not None}))
     cost.load_prices(Path(config.prices))
     from stack.runner import port_free
     from stack.topology import services
 
-    for arch in config.archs:
+    for arch in config.archs if config.backend != "remote" else ():
         # The scaling part's largest stack uses the most ports.
         most = max(config.scaling_replicas) if config.runs("scaling") else 1
         if config.runs("update"):  # the rolling update's replicas
@@ -168,6 +187,28 @@ def run(args: argparse.Namespace) -> None:
             file=sys.stderr,
         )
         sys.exit(130)
+
+
+def _remote(args: argparse.Namespace, config: Any) -> Any:
+    """The checked config; on --target/--targets: the remote backend, the targets' architectures
+    unless --arch names some, only the faults a remote stack can take; the targets must answer."""
+    from dataclasses import replace
+
+    from stack import targets
+
+    if args.target is None and args.targets is None:
+        return config.check()
+    found = targets.from_file(args.targets) if args.targets else targets.from_flags(args.target)
+    if args.backend not in (None, "remote"):
+        raise UserError(f"--target measures a running deployment, not on --backend {args.backend}")
+    archs = config.archs if args.arch else tuple(t.arch for t in found)
+    config = replace(config, backend="remote", targets=found, archs=archs)
+    config, note = config.remote_defaults(args.scenario is not None, args.fault is not None)
+    config = config.check()
+    targets.check_reachable([t for t in found if t.arch in config.archs])
+    if note:
+        print(note, file=sys.stderr)
+    return config
 
 
 def _report_in_subprocess(run_dir: Path) -> None:

@@ -140,7 +140,8 @@ def idle(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         cpu_s = last["services"][name]["cpu_s"] - first["services"][name]["cpu_s"]
         services[name] = {
             "rss_bytes": round(statistics.fmean(p["rss_bytes"] for p in present)),
-            "pss_bytes": round(statistics.fmean(p["pss_bytes"] for p in present)),
+            # None where the service was read from its /metrics page (stack.remote)
+            "pss_bytes": _mean_or_none([p["pss_bytes"] for p in present]),
             "cpu_percent": 100 * cpu_s / span_s,
         }
     memory = [r["cgroup_memory_bytes"] for r in rows if r.get("cgroup_memory_bytes") is not None]
@@ -152,10 +153,19 @@ def idle(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {
         "services": services,
         "total_rss_bytes": sum(s["rss_bytes"] for s in services.values()),
-        "total_pss_bytes": sum(s["pss_bytes"] for s in services.values()),
+        "total_pss_bytes": _sum_or_none([s["pss_bytes"] for s in services.values()]),
         "total_cpu_percent": total_cpu,
         "cgroup_memory_bytes": round(statistics.fmean(memory)) if memory else None,
     }
+
+
+def _mean_or_none(values: Sequence[float | None]) -> int | None:
+    known = [v for v in values if v is not None]
+    return round(statistics.fmean(known)) if known and len(known) == len(values) else None
+
+
+def _sum_or_none(values: Sequence[float | None]) -> float | None:
+    return None if None in values else sum(v for v in values if v is not None)
 
 
 def ready(spawned_unix: Mapping[str, float], ready_unix: Mapping[str, float]) -> dict[str, Any]:
@@ -196,10 +206,14 @@ def steady(
     if cgroup:
         memory_bytes, memory_source = statistics.fmean(cgroup), "cgroup"
     else:
-        memory_bytes = statistics.fmean(
-            sum(s["pss_bytes"] for s in r["services"].values()) for r in inside
+        # PSS where this machine reads the processes, else (a remote stack) resident memory
+        memory_source = (
+            "pss"
+            if all(s["pss_bytes"] is not None for r in inside for s in r["services"].values())
+            else "rss"
         )
-        memory_source = "pss"
+        key = f"{memory_source}_bytes"
+        memory_bytes = statistics.fmean(sum(s[key] for s in r["services"].values()) for r in inside)
     cpu_s_total = cpu_ms / 1e3 * requests
     gb_s_total = memory_bytes / GiB * window_s
     per = MILLION / predicted

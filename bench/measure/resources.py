@@ -1,5 +1,9 @@
 """Resource use of a running stack and of the load generator: sampled at 2 Hz, then derived into
-CPU-ms per request and memory per service (the derivation is a pure function of the samples)."""
+CPU-ms per request and memory per service (the derivation is a pure function of the samples).
+
+A stack the harness did not start (stack.remote) is read from its services' /metrics pages
+(bench.measure.scrape): no cgroup, no proportional memory, and no busy time of its machine's
+CPUs, which stay None ("not measured") in the rows and in what is derived from them."""
 
 from __future__ import annotations
 
@@ -11,7 +15,9 @@ from typing import Any
 
 from bench.measure.contention import Ticks
 from bench.measure.process import process_figures
+from bench.measure.scrape import scrape
 from stack.budget import generator_cpus, sut_cpus
+from stack.remote import RemoteStack
 from stack.runner import Stack
 
 INTERVAL_S = 0.5
@@ -37,6 +43,8 @@ class Sampler:
             "cgroup_memory_bytes": self.stack.confinement.memory_bytes(),
             "services": {},
         }
+        if isinstance(self.stack, RemoteStack):
+            self._scrape(row)
         for name, pid in self.stack.pids().items():
             figures = process_figures(pid)
             if figures is not None:
@@ -46,10 +54,21 @@ class Sampler:
             row["generator_cpu_s"] = generator["cpu_s"] if generator else None
         # Busy time of each side's CPUs, to tell work of ours from anything else running there.
         sut, gen = Ticks.read(self.sut_cpus), Ticks.read(self.generator_cpus)
-        row["sut_cpu_busy_s"] = sut.busy_s / len(self.sut_cpus)
+        remote = isinstance(self.stack, RemoteStack)  # its CPUs are not this machine's
+        row["sut_cpu_busy_s"] = None if remote else sut.busy_s / len(self.sut_cpus)
         row["generator_cpu_busy_s"] = gen.busy_s / len(self.generator_cpus)
         row["harness_cpu_s"] = time.process_time()
         return row
+
+    def _scrape(self, row: dict[str, Any]) -> None:
+        """A remote stack's services from their /metrics; those without a page, not measured."""
+        assert isinstance(self.stack, RemoteStack)
+        urls = self.stack.metrics_urls
+        for name, url in urls.items():
+            figures = scrape(url)
+            if figures is not None:
+                row["services"][name] = figures
+        row["services_not_measured"] = [s.name for s in self.stack.services if s.name not in urls]
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -101,7 +120,11 @@ def derive(
     services = {}
     for name in names:
         cpu = delta(lambda r, n=name: r["services"].get(n, {}).get("cpu_s"))
-        pss = [r["services"][name]["pss_bytes"] for r in inside if name in r["services"]]
+        pss = [
+            p
+            for r in inside
+            if name in r["services"] and (p := r["services"][name]["pss_bytes"]) is not None
+        ]
         rss = [r["services"][name]["rss_bytes"] for r in inside if name in r["services"]]
         services[name] = {
             "cpu_ms_per_request": cpu * 1e3 / requests if cpu is not None and requests else None,
@@ -111,6 +134,8 @@ def derive(
         }
     cgroup_ns = delta(lambda r: r.get("cgroup_cpu_ns"))
     process_cpu = [s["cpu_ms_per_request"] for s in services.values()]
+    if any(r.get("services_not_measured") for r in rows):
+        process_cpu.append(None)  # a sum over some of the services is not the stack's
     memory = [r["cgroup_memory_bytes"] for r in inside if r.get("cgroup_memory_bytes") is not None]
     generator = delta(lambda r: r.get("generator_cpu_s"))
     harness = delta(lambda r: r.get("harness_cpu_s"))
@@ -127,7 +152,13 @@ def derive(
             if cgroup_ns is not None and requests
             else (sum(process_cpu) if process_cpu and None not in process_cpu else None)
         ),
-        "cpu_source": "cgroup" if cgroup_ns is not None else "processes",
+        "cpu_source": (
+            "cgroup"
+            if cgroup_ns is not None
+            else "metrics"
+            if any("services_not_measured" in r for r in rows)
+            else "processes"
+        ),
         "stack_cpu_share": cgroup_ns / 1e9 / span if cgroup_ns is not None and span > 0 else None,
         "cgroup_memory_bytes_max": max(memory) if memory else None,
         "pss_bytes_total": sum(s["pss_bytes_mean"] or 0 for s in services.values()) or None,

@@ -41,6 +41,10 @@ def model_fact(meta: dict[str, Any]) -> str:
 def backend_fact(meta: dict[str, Any]) -> str:
     """Where the stacks ran, as meta.json records it (runs before the Docker backend: local)."""
     backend = meta.get("backend") or {"backend": "local"}
+    if backend.get("backend") == "remote":
+        where = ", ".join(f"{t['arch']} at {t['url']}" for t in backend.get("targets", []))
+        gaps = "; ".join(backend.get("not_measured", []))
+        return f"remote targets the harness did not start: {where}. Not measured: {gaps}"
     if backend.get("backend") != "docker":
         return "local processes, the stack's processes sharing one cgroup"
     mode = backend.get("mode", "–")
@@ -75,7 +79,9 @@ def overview_section(run: StoredRun) -> Section:
         ("common load (steady, spike)", f"{summary.get('rate_rps', '–')} req/s"),
         (
             "budget of each stack",
-            f"{budget.get('cpus', '–')} CPU, {_gib(budget.get('memory_bytes'))}",
+            "not measured (the deployment's own)"
+            if (meta.get("backend") or {}).get("backend") == "remote"
+            else f"{budget.get('cpus', '–')} CPU, {_gib(budget.get('memory_bytes'))}",
         ),
         ("CPUs", f"under test {cpus.get('sut', '–')}, load generator {cpus.get('generator', '–')}"),
         (

@@ -81,6 +81,7 @@ class Driver:
             self.settings(settings),
             replicas=replicas,
             secure_hops=config.secure_hops,
+            targets=config.targets,
         ) as stack:
             rows = resources.at_rest(stack, config.idle_s)
             record = {

@@ -34,6 +34,7 @@ from pipeline.paths import RESULTS_ROOT
 from serving.settings import Settings
 from stack.backends import describe, new_stack
 from stack.budget import sut_cpus
+from stack.remote import NOT_MEASURED
 from stack.runner import Stack, StackError, terminate_as_interrupt
 
 
@@ -76,17 +77,23 @@ class Bench:
     def run(self) -> Path:
         """Run every job; on Ctrl-C or SIGTERM keep what is done and mark the run incomplete."""
         config = self.config
+        remote = config.backend == "remote"
         self.folder.write_json(
             "meta.json",
             {
                 "config": config.as_dict(),
                 "model": model_entry(self.source.bundle, config.model_dir),
                 "environment": environment(),
-                "cpus": {"sut": sut_cpus(config.budget), "generator": self.driver.generator_cpus},
-                # what every service runs with unless the run overrides it (fault runs' gateway)
-                "serving": served_defaults(),
-                # where the stacks ran: local processes, or Docker (engine version, budget mode)
-                "backend": describe(config.backend, config.docker_budget),
+                # what every service runs with unless the run overrides it (fault runs' gateway);
+                # a remote stack runs on CPUs and with settings of its own, not known here
+                "cpus": {
+                    "sut": None if remote else sut_cpus(config.budget),
+                    "generator": self.driver.generator_cpus,
+                },
+                "serving": None if remote else served_defaults(),
+                # where the stacks ran: local processes, Docker (engine version, budget mode), or
+                # remote targets (their addresses, what could not be measured there)
+                "backend": self._backend(),
                 "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             },
         )
@@ -104,6 +111,16 @@ class Bench:
         if failure is not None:
             raise failure
         return self.folder.path
+
+    def _backend(self) -> dict[str, object]:
+        config = self.config
+        backend = describe(config.backend, config.docker_budget, config.targets)
+        if config.backend == "remote":
+            gaps = list(NOT_MEASURED)
+            if SCENARIO not in config.scenarios:
+                gaps.append("fault isolation (no faults run)")
+            backend["not_measured"] = gaps
+        return backend
 
     def _summarize(self, status: str, reason: str | None) -> dict[str, Any]:
         """summary.json, every figure derived from the folder's raw files."""
@@ -183,6 +200,7 @@ class Bench:
         return config.fallback_rate if rate is None else rate
 
     def _run_stack(self, arch: str, rep: int, scenarios: list[str]) -> None:
+        config = self.config
         name = f"rep{rep}-{scenarios[0]}"
         self.display.phase(f"starting {arch}", arch, scenarios[0], rep)
         start = self.folder.path / "raw" / "start" / arch / f"{name}.json"
@@ -190,13 +208,12 @@ class Bench:
             for scenario in scenarios:
                 job = Job(arch, scenario, rep)
                 attached = {}
-                if scenario == "capacity":
+                # A remote stack's machine is not this one: its calibration is not measured.
+                if scenario == "capacity" and config.backend != "remote":
                     # The machine's speed right before this search, on the same CPU.
                     self.display.phase("calibrating", arch, scenario, rep)
                     attached[summary.CALIBRATION_FILE] = calibration.measure(
-                        Path(self.config.model_dir),
-                        sut_cpus(self.config.budget),
-                        self.config.calibration_s,
+                        Path(config.model_dir), sut_cpus(config.budget), config.calibration_s
                     )
                 out = self.folder.path / "raw" / job.key
                 self.driver.drive(stack, job, out, "scenario", attachments=attached)
@@ -218,6 +235,7 @@ class Bench:
             self.driver.settings(config.fault.gateway(first.resilience)),
             restart=True,
             secure_hops=config.secure_hops,
+            targets=config.targets,
         ) as stack:
             for run in runs:
                 self._run_fault(stack, Job(run.arch, SCENARIO, run.rep, run))

@@ -104,11 +104,14 @@ class Injection:
 
     def _inject(self) -> None:
         run, config, stack = self.run, self.config, self.stack
-        pid = stack.pids()[run.service]
+        # A remote stack has no pids here: its faults are those its admin listeners toggle.
+        known = stack.pids().get(run.service)
         if run.fault == "crash":
+            pid = stack.pids()[run.service]
             self._event("start", pid=pid)
             stack.kill_group(pid)
         elif run.fault == "hang":
+            pid = stack.pids()[run.service]
             self._event("start", pid=pid)
             self._hung_pid = pid
             stack.suspend(pid)
@@ -120,10 +123,10 @@ class Injection:
             }[run.fault]
             spec = {"stage": run.stage, figure[0]: figure[1]}
             self._toggled = True
-            self._event("start", pid=pid, spec=spec)
+            self._event("start", pid=known, spec=spec)
             admin(stack, run.service, "PUT", spec)
         if run.fault in ("crash", "leak"):
-            self._await_restart(pid)
+            self._await_restart(stack.pids()[run.service] if known is None else known)
         elif self._wait_until(self.events[0]["t_unix"] + config.fault_s):
             self._undo()
             self._event("end")
