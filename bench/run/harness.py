@@ -186,9 +186,10 @@ class Bench:
 
     def _update_runs(self) -> list[update.UpdateRun]:
         """The update runs, when asked for: on local stacks only (the runner restarts one
-        service of a running stack; the Docker backend has no such step yet)."""
+        service of a running stack; Docker and remote targets have no such step yet)."""
         config = self.config
-        if update.SCENARIO not in config.scenarios or config.backend != "local":
+        local = config.backend == "local" and not config.targets
+        if update.SCENARIO not in config.scenarios or not local:
             return []
         return update.plan(config.update, config.archs)
 
