@@ -10,8 +10,9 @@ from typing import Any
 from bench.load import payloads
 from bench.load.search import MIN_REQUESTS
 from bench.load.shapes import SCENARIOS
-from bench.run import faults
+from bench.run import faults, update
 from bench.run.faults import FaultConfig
+from bench.run.update import UpdateConfig
 from pipeline.errors import UserError
 from pipeline.paths import DEFAULT_MODEL_DIR, ROOT
 from pipeline.stages import STAGE_NAMES
@@ -29,9 +30,9 @@ DEFAULT_SLO_MS = 100.0
 COST_PARTS = ("scaling", "sweep")
 FRAMEWORK = "framework"
 PARTS = (*COST_PARTS, FRAMEWORK)
-# The bench's scenarios: the load shapes, the fault runs (steady load plus one fault each), and
-# the parts.
-BENCH_SCENARIOS = (*SCENARIOS, faults.SCENARIO, *PARTS)
+# The bench's scenarios: the load shapes, the fault runs (steady load plus one fault each), the
+# update runs (steady load while a new model version is deployed), and the parts.
+BENCH_SCENARIOS = (*SCENARIOS, faults.SCENARIO, update.SCENARIO, *PARTS)
 # The closed-loop ramp tells nothing the open-loop scenarios do not, and the sweep's three models
 # take 13 minutes: both run in the full profile or when asked for. Every claim's experiment runs
 # by default, scaling and framework in their reduced form (BenchConfig.scaling_points).
@@ -39,6 +40,7 @@ FULL_ONLY = ("ramp", "sweep")
 DEFAULT_SCENARIOS = (
     *(s for s in SCENARIOS if s not in FULL_ONLY),
     faults.SCENARIO,
+    update.SCENARIO,
     *(p for p in PARTS if p not in FULL_ONLY),
 )
 # What the full profile adds to the scenarios asked for.
@@ -116,6 +118,7 @@ class BenchConfig:
     backend: str = "local"
     docker_budget: str = "partition"
     fault: FaultConfig = field(default_factory=FaultConfig)
+    update: UpdateConfig = field(default_factory=UpdateConfig)
     # cost: prices file; each stack start is sampled at rest for idle_s after a short settle
     prices: str = str(DEFAULT_PRICES)
     idle_s: float = 1.0
@@ -176,7 +179,7 @@ class BenchConfig:
             raise ConfigError(
                 f"unknown profile {self.profile!r}; choose from: {', '.join(PROFILES)}"
             )
-        for problem in self.fault.check():
+        for problem in self.fault.check() + self.update.check():
             raise ConfigError(problem)
         if self.scaling_stage not in STAGE_NAMES:
             raise ConfigError(

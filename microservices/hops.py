@@ -1,12 +1,16 @@
 """The gateway's client for stage services: one pooled keep-alive aiohttp session per process.
 
 A stage with several replicas (its ARCHBENCH_<STAGE>_URL lists their addresses, comma-separated)
-gets its calls spread over them in client-side round robin.
+gets its calls spread over them in client-side round robin. With `retry_refused`, a call whose
+connection is refused goes on to the next replicas in turn, each at most once: the request never
+reached a stage, so trying another is safe whatever the stage does (a rolling update restarts
+one replica at a time).
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import itertools
 import time
 
@@ -40,9 +44,10 @@ class StageClient:
         self._bases = {n: u.split(",") for n, u in settings.stage_urls.items()}
         # Parsed once: a URL given as a string is parsed again on every request.
         self._urls = {
-            name: itertools.cycle([URL(f"{base}/{name}") for base in bases])
-            for name, bases in self._bases.items()
+            name: [URL(f"{base}/{name}") for base in bases] for name, bases in self._bases.items()
         }
+        self._turns = {name: itertools.count() for name in self._bases}
+        self._retry_refused = settings.retry_refused
         # 0 means no timeout. aiohttp's total includes the wait for a pooled connection.
         # Secured hops: aiohttp's connect timeout would include the TLS handshake (inside
         # create_connection), CPU work of both ends that a burst of new pooled connections on
@@ -81,9 +86,27 @@ class StageClient:
             await self._session.close()
 
     async def call(self, stage: Stage, payload: bytes) -> Hop:
-        """POST the payload to the stage; map network failures to the stage's HTTP errors."""
+        """POST the payload to the stage's next replica (a refused one: on to the following
+        replicas, with `retry_refused`); map network failures to the stage's HTTP errors."""
+        urls = self._urls[stage.name]
+        turn = next(self._turns[stage.name])
+        last = len(urls) - 1 if self._retry_refused else 0
+        for k in range(last):
+            try:
+                return await self._post(stage, urls[(turn + k) % len(urls)], payload, True)
+            except aiohttp.ClientConnectorError:
+                continue  # refused: on to the next replica
+        return await self._post(stage, urls[(turn + last) % len(urls)], payload)
+
+    def _unavailable(self, stage: Stage, exc: Exception) -> StageUnavailable:
+        return StageUnavailable(
+            f"stage {stage.name!r} is unavailable: {exc.__class__.__name__}", stage.name
+        )
+
+    async def _post(self, stage: Stage, url: URL, payload: bytes, retried: bool = False) -> Hop:
+        """One POST to one replica; with `retried` (the caller tries another replica next) a
+        refused connection raises aiohttp's ClientConnectorError as it is."""
         assert self._session is not None
-        url = next(self._urls[stage.name])
         started = time.perf_counter()
         try:
             async with self._session.post(url, data=payload, headers=JSON_HEADERS) as response:
@@ -95,9 +118,9 @@ class StageClient:
                 f"stage {stage.name!r} did not answer within {self._timeout_s:g} s", stage.name
             ) from None
         except aiohttp.ClientError as exc:
-            raise StageUnavailable(
-                f"stage {stage.name!r} is unavailable: {exc.__class__.__name__}", stage.name
-            ) from None
+            if retried and _refused(exc):
+                raise
+            raise self._unavailable(stage, exc) from None
         total_ms = (time.perf_counter() - started) * 1000
         if status >= 500:
             raise StageFailed(f"stage {stage.name!r} failed with HTTP {status}", stage.name)
@@ -123,3 +146,11 @@ class StageClient:
         names = list(self._bases)
         results = await asyncio.gather(*(stage_ready(self._bases[n]) for n in names))
         return dict(zip(names, results, strict=True))
+
+
+def _refused(exc: aiohttp.ClientError) -> bool:
+    """Whether the connection was refused: the request never reached the stage."""
+    os_error = getattr(exc, "os_error", None)
+    return isinstance(exc, aiohttp.ClientConnectorError) and (
+        getattr(os_error, "errno", None) == errno.ECONNREFUSED
+    )

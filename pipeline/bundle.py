@@ -60,6 +60,12 @@ class ModelBundle:
         return str(self.metadata["version"])
 
     @property
+    def features_version(self) -> str:
+        """The version of the bundle whose preprocessing this one's is: a new version that kept
+        its preprocessing names the old one (pipeline.train), so the two mix safely."""
+        return _features_version(self.metadata)
+
+    @property
     def task(self) -> str:
         return str(self.metadata.get("task", "classifier"))
 
@@ -227,9 +233,32 @@ def write(
     (directory / SCHEMA_FILE).write_bytes(msgspec.json.format(msgspec.json.encode(schema)))
     (directory / RECORDS_FILE).write_bytes(msgspec.json.encode(records[:MAX_RECORDS]))
     (directory / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True))
-    names = (model_file.name, SCHEMA_FILE, RECORDS_FILE, METADATA_FILE)
+    _seal(directory, (model_file.name, SCHEMA_FILE, RECORDS_FILE, METADATA_FILE))
+
+
+def _seal(directory: Path, names: tuple[str, ...]) -> None:
+    """Write the manifest: the format and each file's sha256."""
     manifest = {"format": FORMAT, "files": {name: sha256(directory / name) for name in names}}
     (directory / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+
+
+def reversioned(source: Path, directory: Path, version: str) -> dict[str, Any]:
+    """Copy a bundle as another version of itself (same files, the metadata's version changed,
+    its preprocessing named as the source's); returns the new metadata."""
+    metadata = load(source, with_model=False).metadata
+    metadata = {**metadata, "version": version, "features_version": _features_version(metadata)}
+    model = source / model_file(source)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / model.name).write_bytes(model.read_bytes())
+    for name in (SCHEMA_FILE, RECORDS_FILE):
+        (directory / name).write_bytes((source / name).read_bytes())
+    (directory / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True))
+    _seal(directory, (model.name, SCHEMA_FILE, RECORDS_FILE, METADATA_FILE))
+    return metadata
+
+
+def _features_version(metadata: dict[str, Any]) -> str:
+    return str(metadata.get("features_version", metadata["version"]))
 
 
 def _manifest(directory: Path) -> dict[str, Any]:

@@ -31,10 +31,13 @@ class ValidBatch(msgspec.Struct):
 
 class FeatureBatch(msgspec.Struct, omit_defaults=True):
     """Output of `features`: the fitted preprocessing's output, one row per record (NaN as null);
-    `columns` names its columns when the estimator was fitted on a DataFrame of them."""
+    `columns` names its columns when the estimator was fitted on a DataFrame of them;
+    `features_version` the bundle version of the preprocessing that made it (pipeline.stages.score
+    names both versions when its own model expects another)."""
 
     matrix: list[list[Value]]
     columns: list[str] | None = None
+    features_version: str | None = None
 
 
 class Prediction(msgspec.Struct, omit_defaults=True):

@@ -67,13 +67,19 @@ def validate(bundle: ModelBundle, batch: Batch) -> ValidBatch:
 def features(bundle: ModelBundle, batch: ValidBatch) -> FeatureBatch:
     """Apply the fitted preprocessing (every step before the bundle's split)."""
     matrix, columns = bundle.preprocess(batch.rows)
-    return FeatureBatch(matrix, columns)
+    return FeatureBatch(matrix, columns, bundle.features_version)
 
 
 def score(bundle: ModelBundle, batch: FeatureBatch) -> Predictions:
     """Apply the fitted estimator (the steps from the split): a classifier's label and its
-    probability, a regressor's value, or a prediction; with the model version."""
-    return Predictions(bundle.predict(batch.matrix, batch.columns), bundle.version)
+    probability, a regressor's value, or a prediction; with the model version. Features made
+    by another version's preprocessing than this model's (a service updated before the other)
+    give an answer that names both, `features <v> + score <v>`: a mixed-version answer."""
+    predictions = bundle.predict(batch.matrix, batch.columns)
+    made_by = batch.features_version
+    if made_by is not None and made_by != bundle.features_version:
+        return Predictions(predictions, f"features {made_by} + score {bundle.version}")
+    return Predictions(predictions, bundle.version)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,10 @@
 same path as `archbench bundle` (pipeline.bundler).
 
 Three variants share the preprocessing and differ in the estimator's weight: `light` (a linear
-model), `medium` (gradient boosting: the demo model) and `heavy` (a large random forest).
+model), `medium` (gradient boosting: the demo model) and `heavy` (a large random forest). A
+`revision` above 0 is a new version of a variant, as a team ships one: the same data, split and
+preprocessing (so `features_version` stays the first version's), an estimator with other weights
+(another seed and 10% more trees per revision), and version `<1 + revision>.0.0`.
 """
 
 from __future__ import annotations
@@ -17,32 +20,40 @@ from pipeline import bundler, dataset
 SEED = 20261126
 VARIANTS = ("light", "medium", "heavy")
 DEFAULT_VARIANT = "medium"
+FIRST_VERSION = "1.0.0"
 
 
-def estimator(variant: str) -> tuple[str, str, Any]:
+def estimator(variant: str, revision: int = 0) -> tuple[str, str, Any]:
     """The variant's (model name, description, unfitted estimator); single-threaded, seeded."""
     from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
 
     if variant == "light":
-        return "penguins-lr", "LogisticRegression(max_iter=1000)", LogisticRegression(max_iter=1000)
+        # regularisation changes with the revision: a linear model has no seed to change
+        c = 1.0 / (1 + revision)
+        described = f"LogisticRegression({f'C={c:g}, ' if revision else ''}max_iter=1000)"
+        return "penguins-lr", described, LogisticRegression(C=c, max_iter=1000)
+    seed = SEED + revision
     if variant == "medium":
+        trees = 100 + 10 * revision
         return (
             "penguins-gbc",
-            "GradientBoostingClassifier(n_estimators=100, max_depth=3)",
-            GradientBoostingClassifier(n_estimators=100, max_depth=3, random_state=SEED),
+            f"GradientBoostingClassifier(n_estimators={trees}, max_depth=3)",
+            GradientBoostingClassifier(n_estimators=trees, max_depth=3, random_state=seed),
         )
     if variant == "heavy":
+        trees = 300 + 30 * revision
         return (
             "penguins-rf",
-            "RandomForestClassifier(n_estimators=300)",
-            RandomForestClassifier(n_estimators=300, n_jobs=1, random_state=SEED),
+            f"RandomForestClassifier(n_estimators={trees})",
+            RandomForestClassifier(n_estimators=trees, n_jobs=1, random_state=seed),
         )
     raise ValueError(f"unknown model variant {variant!r}; choose one of: {', '.join(VARIANTS)}")
 
 
-def train(directory: Path, variant: str = DEFAULT_VARIANT) -> dict[str, Any]:
-    """Fit preprocessing and estimator, derive the schema, save the bundle; return its metadata."""
+def train(directory: Path, variant: str = DEFAULT_VARIANT, revision: int = 0) -> dict[str, Any]:
+    """Fit preprocessing and estimator, derive the schema, save the bundle; return its metadata
+    (`revision`: a new version of the variant, see the module docstring)."""
     import numpy as np
     import sklearn
     from sklearn.compose import ColumnTransformer
@@ -69,7 +80,7 @@ def train(directory: Path, variant: str = DEFAULT_VARIANT) -> dict[str, Any]:
             ("numeric", StandardScaler(), numeric),
         ]
     )
-    name, description, fitted = estimator(variant)
+    name, description, fitted = estimator(variant, revision)
     model = Pipeline([("features", preprocess), ("score", fitted)])
     model.fit(x_train, y_train)
 
@@ -82,7 +93,9 @@ def train(directory: Path, variant: str = DEFAULT_VARIANT) -> dict[str, Any]:
         "n_train": len(y_train),
         "n_test": len(y_test),
         "estimator": description,
-        "seed": SEED,
+        "seed": SEED + revision,
+        # the preprocessing is fitted on the same split whatever the revision
+        "features_version": FIRST_VERSION,
         "scikit_learn": sklearn.__version__,
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "metrics": {
@@ -98,7 +111,7 @@ def train(directory: Path, variant: str = DEFAULT_VARIANT) -> dict[str, Any]:
             directory,
             model_file=path,
             name=name,
-            version="1.0.0",
+            version=f"{1 + revision}.0.0",
             target=dataset.TARGET,
             extra=extra,
         )

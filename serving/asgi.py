@@ -258,6 +258,9 @@ def serve(
         log_level="warning",
         server_header=False,
         date_header=False,
+        # A reload (SIGHUP) retires an old worker only once its replacement has loaded the
+        # model; on a busy machine that takes longer than uvicorn's default of 5 s.
+        timeout_worker_healthcheck=30,
         # Longer than the gateway pool's keep-alive, so the server never closes a pooled
         # connection the client is about to reuse.
         timeout_keep_alive=75,

@@ -37,6 +37,10 @@ class Settings:
     breaker_failures: int = 5
     breaker_reset_s: float = 1.0
     fallback: bool = False
+    # A call refused at connect (the stage's process is not listening: restarting, a replica
+    # being replaced) goes to the stage's next replica, each replica at most once: safe whatever
+    # the stage does, since the request never reached it (microservices/hops.py).
+    retry_refused: bool = False
     # The admin listener (serving/admin.py): only with both a port and a token.
     admin_port: int | None = None
     admin_token: str | None = None
@@ -80,6 +84,7 @@ class Settings:
             ("breaker_failures", int),
             ("breaker_reset_s", float),
             ("fallback", _flag),
+            ("retry_refused", _flag),
             ("admin_port", int),
             ("admin_token", str),
             ("secure_hops", _flag),

@@ -150,6 +150,8 @@ class Stack:
         self._stopped_restarts: list[Restart] = []
         self.spawned_unix: dict[str, float] = {}
         self.ready_unix: dict[str, float] = {}
+        # services being replaced on purpose (stack.rollout): not dead, whatever their process
+        self.replacing: set[str] = set()
 
     @property
     def entry(self) -> Service:
@@ -281,9 +283,11 @@ class Stack:
                 name, message = self.supervisor.failure
                 raise StackError(message, self.log_path(name))
             return
-        for name, process in self.processes.items():
+        for name, process in list(self.processes.items()):
             code = process.poll()
-            if code is not None:
+            # a process being replaced, or replaced since the loop began, is not a dead service
+            replaced = name in self.replacing or self.processes.get(name) is not process
+            if code is not None and not replaced:
                 path = self.log_path(name)
                 raise StackError(f"service {name!r} exited with code {code}; log: {path}", path)
 

@@ -24,7 +24,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument(
         "--scenario",
-        help="comma-separated: capacity, steady, spike, ramp, faults, scaling, sweep, framework",
+        help="comma-separated: capacity, steady, spike, ramp, faults, update, scaling, sweep, "
+        "framework",
     )
     parser.add_argument(
         "--profile",
@@ -40,6 +41,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--fault-tail-s", type=float, help="measured seconds after a fault")
     parser.add_argument("--fault-slow-ms", type=float, help="what slow adds to each stage call")
     parser.add_argument("--fault-error-share", type=float, help="share of calls errors fails")
+    parser.add_argument(
+        "--update", help="how the update scenario deploys, comma-separated: restart, rolling"
+    )
     parser.add_argument("--duration", type=float, help="measured seconds per scenario")
     parser.add_argument(
         "--slo-ms", type=float, help=f"p99 latency objective (default {DEFAULT_SLO_MS:g})"
@@ -143,6 +147,8 @@ def run(args: argparse.Namespace) -> None:
         "error_share": args.fault_error_share,
     }
     chosen["profile"] = args.profile
+    if args.update:
+        chosen["update"] = replace(config.update, variants=tuple(_listed(args.update) or ()))
     chosen["fault"] = replace(config.fault, **{k: v for k, v in faulted.items() if v is not None})
     config = _remote(args, replace(config, **{k: v for k, v in chosen.items() if v is not None}))
     cost.load_prices(Path(config.prices))
@@ -152,6 +158,8 @@ def run(args: argparse.Namespace) -> None:
     for arch in config.archs if config.backend != "remote" else ():
         # The scaling part's largest stack uses the most ports.
         most = max(config.scaling_points()[0]) if config.runs("scaling") else 1
+        if config.runs("update"):  # the rolling update's replicas
+            most = max(most, config.update.workers)
         scale = {"monolith" if arch == "monolith" else config.scaling_stage: most}
         for service in services(arch, config.base_port, replicas=scale):
             for port in (service.port, service.admin_port):

@@ -9,6 +9,7 @@ from typing import Any
 
 from bench.analyse import breakdown, headline
 from bench.analyse import runs as analysis
+from bench.analyse import update as updates
 from bench.analyse.deployment import Topology, topology
 from bench.store.stored import StoredRun
 
@@ -324,6 +325,27 @@ def _latency(run: StoredRun, _: dict[str, Topology]) -> Judged:
     return tally(holds), evidence, _invalid(run, "steady", MICRO, MONOLITH)
 
 
+def _update(run: StoredRun, _: dict[str, Topology]) -> Judged:
+    """The article's S2 ("fixing it does not pause or redeploy the whole application"): a new
+    model version goes into micro's score alone while the endpoints that skip it keep serving,
+    and a rolling update of its replicas loses nothing; against it, the monolith restarts whole,
+    and if its rolling reload of workers loses nothing too, the advantage is not micro's alone."""
+    entries = {(e["arch"], e["variant"]): e for e in run.summary.get("update") or []}
+    part, whole = entries.get((MICRO, "restart")), entries.get((MONOLITH, "restart"))
+    if part is None or whole is None:
+        return NOT_MEASURED, ("the update scenario was not run for both",), ()
+    spared = updates.spared_success(part)
+    holds = [spared is not None and spared >= KEPT_SERVING, whole["failed_in_window"] > 0]
+    rolled = [entries.get((arch, "rolling")) for arch in (MICRO, MONOLITH)]
+    if rolled[0] is not None:
+        holds.append(rolled[0]["failed_in_window"] == 0)
+    if rolled[1] is not None:  # the monolith's own way of not stopping
+        holds.append(rolled[1]["failed_in_window"] > 0)
+    shown = [e for e in entries.values() if e is not None]
+    flags = tuple(f"{e['arch']} {e['variant']}: {e['error']}" for e in shown if e.get("error"))
+    return tally(holds), tuple(updates.evidence(e) for e in shown), flags
+
+
 CLAIMS: tuple[tuple[str, str, Judge], ...] = (
     (
         "Microservices scale independently",
@@ -369,6 +391,12 @@ CLAIMS: tuple[tuple[str, str, Judge], ...] = (
         "A monolith is easier to deploy",
         "units to deploy (topology) and cold start to ready (cost scenario)",
         _deploy,
+    ),
+    (
+        "A part can be updated without stopping the whole application",
+        "a new model version deployed under the steady load: the monolith restarted and its "
+        "workers reloaded in turn; micro's score restarted alone and its two replicas in turn",
+        _update,
     ),
 )
 

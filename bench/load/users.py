@@ -25,6 +25,7 @@ from bench.load.search import MIN_REQUESTS, SearchConfig, Trial, next_rate, tria
 from bench.load.sender import Request, Sender, idle_latency_s, search_config, settle, trial_of
 from bench.load.shapes import Schedule
 from bench.measure.latency import Recorder
+from bench.measure.ledger import Ledger
 from pipeline.errors import UserError
 from pipeline.paths import DEFAULT_MODEL_DIR
 
@@ -100,6 +101,9 @@ def _add_options(parser: Any) -> None:
     group.add_argument("--payload-seed", type=int, default=1)
     group.add_argument("--invalid-share", type=float, default=payloads.DEFAULT_INVALID_SHARE)
     group.add_argument("--record-file", default="", help="where to write exact latencies")
+    group.add_argument(
+        "--request-log", default="", help="where to write every request (bench.measure.ledger)"
+    )
     group.add_argument(
         "--batch-size", type=int, default=0, help="records per predict request (0: the mix's)"
     )
@@ -185,10 +189,10 @@ def fire(user: HttpUser, request: Request, intended: float, capped: bool, record
     payload, encoded = request
     started_unix = time.time()
     sent = time.perf_counter()
-    status, length, server_timing = 0, 0, None
+    status, length, server_timing, version = 0, 0, None, None
     failure: Exception | None = None
     try:
-        status, length, server_timing = user.http.exchange(encoded)
+        status, length, server_timing, version = user.http.exchange(encoded)
     except Exception as exc:  # no answer at all (refused, reset, timeout): a failed request
         failure = exc
     done = time.perf_counter()
@@ -208,6 +212,8 @@ def fire(user: HttpUser, request: Request, intended: float, capped: bool, record
     )
     if record and STATE.capture:
         STATE.recorder.record(payload.name, intended, sent, done, status, ok, server_timing, capped)
+        if isinstance(STATE.recorder, Ledger):
+            STATE.recorder.note(payload.name, intended, done, status, ok, version)
 
 
 def scenario_of(environment: Any) -> str:
@@ -357,7 +363,10 @@ class ScenarioShape(LoadTestShape):
 @events.test_start.add_listener
 def _on_start(environment: Any, **_: Any) -> None:
     global STATE
-    STATE = RunState(capture=not getattr(environment.parsed_options, "no_latency_capture", False))
+    options = environment.parsed_options
+    STATE = RunState(capture=not getattr(options, "no_latency_capture", False))
+    if getattr(options, "request_log", ""):
+        STATE.recorder = Ledger()
     if scenario_of(environment) in shapes.CLOSED_LOOP:
         STATE.recorder.reset(time.perf_counter())
         STATE.window.update(
@@ -394,3 +403,5 @@ def _on_stop(environment: Any, **_: Any) -> None:
     )
     # Atomic: a harness killed while Locust writes leaves no half record for a rebuilt summary.
     write_atomic(Path(options.record_file), record)
+    if isinstance(STATE.recorder, Ledger) and options.request_log:
+        write_atomic(Path(options.request_log), STATE.recorder.ledger_json())

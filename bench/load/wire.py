@@ -17,11 +17,26 @@ from geventhttpclient.response import HTTPSocketResponse
 
 
 class Answer(NamedTuple):
-    """What the generator keeps of a response."""
+    """What the generator keeps of a response: with the model version a prediction names."""
 
     status: int
     length: int
     server_timing: str | None
+    version: str | None = None
+
+
+VERSION_KEY = b'"model_version":"'
+
+
+def version_of(body: bytes) -> str | None:
+    """The `model_version` of a prediction's body (msgspec writes no spaces; a version holds no
+    quote), found without decoding the whole body; None in any other answer."""
+    at = body.find(VERSION_KEY)
+    if at < 0:
+        return None
+    start = at + len(VERSION_KEY)
+    end = body.find(b'"', start)
+    return body[start:end].decode("utf-8", "replace") if end > 0 else None
 
 
 def encode(host: str, port: int, path: str, body: bytes) -> bytes:
@@ -53,14 +68,15 @@ class Connection:
         try:
             sock.sendall(request)
             response = HTTPSocketResponse(sock, method="POST")
-            length = len(response.read())
+            body = response.read()
         except BaseException:
             self.close()
             raise
         if response.should_close():
             self.close()
         timing = response.get("server-timing")
-        return Answer(response.status_code, length, timing if isinstance(timing, str) else None)
+        server_timing = timing if isinstance(timing, str) else None
+        return Answer(response.status_code, len(body), server_timing, version_of(body))
 
     def close(self) -> None:
         if self.sock is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.report import bridge, cost, failure, overview, performance
+from bench.report import bridge, cost, failure, overview, performance, update
 from bench.report.document import Document, draw_all, to_html, to_markdown
 from bench.store.folder import ResultsError
 from bench.store.stored import StoredRun, open_run
@@ -31,6 +31,7 @@ def document(run: StoredRun) -> Document:
         bridge.bridge_section(run),
         performance.resources_section(run),
         failure.failure_section(run),
+        update.update_section(run),
         cost.cost_section(run),
         cost.scaling_section(run),
         cost.sweep_section(run),

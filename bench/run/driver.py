@@ -9,12 +9,11 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from bench.analyse.summary import JOB_FILE
 from bench.config import BenchConfig
 from bench.measure import resources
-from bench.run.injection import Injection
 from bench.run.job import Job, locust_argv, longest_seconds, planned_seconds
 from bench.run.locust_process import LOCUST_GRACE_S, start_locust, stop_group
 from bench.run.progress import Display
@@ -22,6 +21,17 @@ from bench.store.folder import RunFolder, write_atomic
 from stack.backends import new_stack
 from stack.budget import generator_cpus
 from stack.runner import Stack
+
+
+class Timeline(Protocol):
+    """What the harness does to a stack while a job's load runs (a fault's injection, a
+    deploy): a context manager whose record goes to events.json."""
+
+    def __enter__(self) -> Any: ...
+
+    def __exit__(self, *_: object) -> None: ...
+
+    def as_dict(self) -> dict[str, Any]: ...
 
 
 class Driver:
@@ -95,14 +105,14 @@ class Driver:
         point: Mapping[str, Any] | None = None,
         extra: Mapping[str, object] | None = None,
         planned_s: float | None = None,
-        injection: Injection | None = None,
+        injection: Timeline | None = None,
         label: str = "running",
         attachments: Mapping[str, Any] | None = None,
     ) -> None:
         """Run one Locust job against a started stack, raw data into `out`: `job.json` (what
         ran: part, job, rate, budget, and the part's `point`), Locust's record and files, and
         the resource samples. Ctrl-C cuts the job short and keeps what it gathered (then
-        KeyboardInterrupt goes on). An `injection` runs its fault timeline alongside;
+        KeyboardInterrupt goes on). An `injection` runs its timeline (a fault, a deploy) alongside;
         `attachments` are further raw files (name → JSON) measured for the job before it ran."""
         config = self.config
         out.mkdir(parents=True)
@@ -133,6 +143,9 @@ class Driver:
                 while locust.poll() is None:
                     stack.check_alive()
                     if time.monotonic() - started > deadline:
+                        break
+                    # a timeline that decides when its load has shown enough (a deploy's tail)
+                    if getattr(injection, "finished", False):
                         break
                     self.display.advance(min(planned, time.monotonic() - started))
                     time.sleep(0.25)

@@ -4,7 +4,9 @@ For each run the stack starts inside its budget, Locust runs headless on the gen
 sampler records resources, and the raw record is summarised. Every stack start is recorded
 (ready times, footprint at rest) for the cost figures. The `faults` scenario follows: steady load
 with one fault injected mid-run (bench.run.faults), on stacks with the restart policy, summarised
-into summary.json["faults"] (bench.analyse.isolation). The scaling and sweep parts
+into summary.json["faults"] (bench.analyse.isolation), then the `update` scenario: steady load
+while a new model version is deployed (bench.run.update, bench.run.deploy), summarised into
+summary.json["update"] (bench.analyse.update). The scaling and sweep parts
 (bench.run.scaling, bench.run.sweep) and the capacity plan (bench.analyse.plan) come last when
 asked for. Ctrl-C stops every process within seconds and keeps what was gathered, marked incomplete.
 """
@@ -21,7 +23,7 @@ from bench.analyse.bridge import RAW_FILE as BRIDGE_FILE
 from bench.config import BenchConfig
 from bench.load import payloads
 from bench.measure import calibration
-from bench.run import faults, framework, rebuild, scaling, sweep
+from bench.run import deploy, faults, framework, rebuild, scaling, sweep, update
 from bench.run.driver import Driver
 from bench.run.faults import SCENARIO, FaultRun, stacks_of
 from bench.run.injection import Injection, settle
@@ -166,6 +168,8 @@ class Bench:
         total = total * len(config.archs) + starts * driver.start_seconds()
         total += (planned_seconds(config, SCENARIO) + 8) * len(fault_runs)
         total += framework.planned_seconds(driver)
+        update_runs = self._update_runs()
+        total += (update.planned_seconds(config.update) + 8) * len(update_runs)
         total += scaling.planned_seconds(driver) + sweep.planned_seconds(driver)
         total += BRIDGE_SECONDS if config.backend == "docker" else 0
         self.display.start(total)
@@ -183,6 +187,9 @@ class Bench:
         if framework.wanted(driver) and driver.rate is None:
             driver.rate = self._common_rate()
         framework.run(driver)
+        if update_runs and driver.rate is None:
+            driver.rate = self._common_rate()
+        deploy.run(driver, update_runs, self.probe)
         if config.runs("scaling"):
             scaling.run(driver)
         if config.runs("sweep"):
@@ -195,6 +202,15 @@ class Bench:
             self.display.phase("hop floor: bridge and loopback", "floor", "hops", 0)
             record = bridge.measure(Path(config.model_dir), config.budget)
             self.folder.write_json(BRIDGE_FILE, record)
+
+    def _update_runs(self) -> list[update.UpdateRun]:
+        """The update runs, when asked for: on local stacks only (the runner restarts one
+        service of a running stack; Docker and remote targets have no such step yet)."""
+        config = self.config
+        local = config.backend == "local" and not config.targets
+        if update.SCENARIO not in config.scenarios or not local:
+            return []
+        return update.plan(config.update, config.archs)
 
     def _common_rate(self) -> float:
         """The steady rate (bench.analyse.capacity.common_rate), or the fallback rate."""

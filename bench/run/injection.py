@@ -43,6 +43,18 @@ def admin(stack: Stack, service: str, method: str, spec: dict[str, Any] | None =
     return stack.on_loopback(service, call)
 
 
+def schedule_start(marker: Path, stop: threading.Event) -> float | None:
+    """The Unix time Locust's schedule starts, from the mark its sender writes (None: stopped,
+    or no mark within MARKER_TIMEOUT_S)."""
+    deadline = time.monotonic() + MARKER_TIMEOUT_S
+    while not stop.wait(0.02) and time.monotonic() < deadline:
+        try:
+            return float(marker.read_text())
+        except (FileNotFoundError, ValueError):  # not there, or being written
+            continue
+    return None
+
+
 class Injection:
     """A thread that injects one fault on its timeline, records what happened, and always undoes
     it (SIGCONT, admin DELETE) when stopped, whatever state the run ended in."""
@@ -78,15 +90,10 @@ class Injection:
         return not self._stop.wait(max(0.0, t_unix - time.time()))
 
     def _main(self) -> None:
-        deadline = time.monotonic() + MARKER_TIMEOUT_S
-        while self.schedule_start_unix is None:
-            if self._stop.wait(0.02) or time.monotonic() > deadline:
-                self.error = "Locust's schedule never started"
-                return
-            try:
-                self.schedule_start_unix = float(self.marker.read_text())
-            except (FileNotFoundError, ValueError):  # not there, or being written
-                continue
+        self.schedule_start_unix = schedule_start(self.marker, self._stop)
+        if self.schedule_start_unix is None:
+            self.error = "Locust's schedule never started"
+            return
         measured_start = self.schedule_start_unix + self.warmup_s
         if not self._wait_until(measured_start + self.config.lead_s):
             return

@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.config import BenchConfig
+from bench.run import update
 from bench.run.faults import SCENARIO, FaultRun
 from bench.run.locust_process import locust_command, recording
+from bench.run.update import UpdateRun
 
 # Trials a capacity search takes on a quiet machine, for the progress bar (bench.load.search).
 TYPICAL_TRIALS = 8
@@ -17,16 +19,19 @@ TYPICAL_TRIALS = 8
 
 @dataclass(frozen=True)
 class Job:
-    """One scenario on one architecture in one repetition (a fault run: with its fault)."""
+    """One scenario on one architecture in one repetition (a fault run: with its fault; an
+    update run: with its way of deploying)."""
 
     arch: str
     scenario: str
     rep: int
     fault: FaultRun | None = None
+    update: UpdateRun | None = None
 
     @property
     def key(self) -> str:
-        return self.fault.key if self.fault else f"{self.scenario}/{self.arch}/rep{self.rep}"
+        run = self.fault or self.update
+        return run.key if run else f"{self.scenario}/{self.arch}/rep{self.rep}"
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "key": self.key}
@@ -44,12 +49,16 @@ def planned_seconds(config: BenchConfig, scenario: str) -> float:
         return config.warmup_s + config.spike_s
     if scenario == SCENARIO:
         return config.warmup_s + config.fault.measured_s
+    if scenario == update.SCENARIO:
+        return update.planned_seconds(config.update)
     return config.ramp_users / config.ramp_spawn_rate + config.ramp_hold_s
 
 
 def longest_seconds(config: BenchConfig, scenario: str) -> float:
     """The longest a scenario may drive load: a capacity search with every trial it may run at
     the longest length, each followed by the longest drain."""
+    if scenario == update.SCENARIO:
+        return update.longest_seconds(config.update)
     if scenario != "capacity":
         return planned_seconds(config, scenario)
     trial_s = max(config.step_s, config.trial_max_s) + 1.0 + 11.0

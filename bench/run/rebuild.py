@@ -14,8 +14,9 @@ from typing import Any
 
 from bench.analyse import bridge, capacity, cost, plan, summary
 from bench.analyse import runs as analysis
+from bench.analyse import update as updates
 from bench.load.shapes import SCENARIOS
-from bench.run import framework, scaling, sweep
+from bench.run import framework, scaling, sweep, update
 from bench.run.faults import SCENARIO
 from bench.store.folder import RunFolder, read_json
 from stack.topology import Budget
@@ -50,6 +51,8 @@ def summarize(
     }
     if SCENARIO in scenarios:
         out["faults"] = summary.fault_entries(path, slo_ms)
+    if update.SCENARIO in scenarios:
+        out["update"] = updates.entries(path)
     validity = {k: s["validity"]["valid"] for k, s in runs.items()}
     figures = cost.summarize(path, archs, budget, prices, validity)
     if figures:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from bench.load import payloads
+from pipeline import bundle
 from pipeline.paths import DEFAULT_MODEL_DIR
 from serving import timing
 from stack.runner import Stack
@@ -69,7 +70,8 @@ def test_answers_match_a_plain_client(monolith: Stack) -> None:
     host, port = monolith.url.removeprefix("http://").split(":")
     seen = probe(host, int(port), "pool")
     pool = payloads.pool(payloads.source(DEFAULT_MODEL_DIR), seed=3, size=40, invalid_share=0.3)
-    for payload, (status, length, server_timing) in zip(pool, seen["answers"], strict=True):
+    version = bundle.load(DEFAULT_MODEL_DIR, with_model=False).version
+    for payload, (status, length, server_timing, named) in zip(pool, seen["answers"], strict=True):
         plain = request(monolith.url, payload.path, payload.body)
         assert status == plain.status == payload.expected_status
         assert length == len(plain.body)
@@ -78,6 +80,10 @@ def test_answers_match_a_plain_client(monolith: Stack) -> None:
         assert timing.parse(server_timing).keys() == plain_timing.keys()
         predicted = status == 200 and payload.path == "/predict"
         assert ("score" in plain_timing) == predicted
+        # the model version a prediction names, read without decoding the whole body
+        assert named == (version if predicted else None)
+        if predicted:
+            assert json.loads(plain.body)["model_version"] == named
     # one request at a time: a single keep-alive connection carried all of them
     assert seen["idle"] == 1 and seen["open"] == [True]
     assert seen["idle_after_close"] == 0
@@ -113,7 +119,7 @@ def closing_server() -> Iterator[tuple[int, list[int]]]:
 def test_a_closed_connection_is_replaced(closing_server: tuple[int, list[int]]) -> None:
     port, accepted = closing_server
     seen = probe("127.0.0.1", port, "closing")
-    assert seen["answers"] == [[200, 2, None]] * 3 and seen["errors"] == []
+    assert seen["answers"] == [[200, 2, None, None]] * 3 and seen["errors"] == []
     assert seen["kept"] == [False] * 3  # the server said close: not kept
     assert len(accepted) == 3
 
