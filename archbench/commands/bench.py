@@ -107,6 +107,7 @@ def run(args: argparse.Namespace) -> None:
     from bench.config import QUICK, BenchConfig
     from bench.report import cost_console as cost_table
     from bench.report.console import render, render_bottom_line
+    from bench.run import faults
     from bench.run.harness import Bench
     from bench.run.progress import Display
     from bench.store.stored import open_run
@@ -142,7 +143,7 @@ def run(args: argparse.Namespace) -> None:
         "stages": _listed(args.fault_stage),
         "resilience": _resilience(args.resilience),
         "fault_s": args.fault_s,
-        "tail_s": args.fault_tail_s,
+        "tail_s": args.fault_tail_s or (faults.DOCKER_TAIL_S if args.backend == "docker" else None),
         "slow_ms": args.fault_slow_ms,
         "error_share": args.fault_error_share,
     }

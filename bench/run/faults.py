@@ -54,6 +54,11 @@ RESILIENT_GATEWAY: Mapping[str, object] = {
 }
 
 
+# On Docker in partition mode a restarted stage starts on its own 0.2 CPU in about 10 s: the
+# measured tail after a fault must outlast that, or a crash reads as "the fault had not ended".
+DOCKER_TAIL_S = 15.0
+
+
 @dataclass(frozen=True)
 class FaultConfig:
     """Which faults a bench run injects (None: the profile's choice) and their figures."""
