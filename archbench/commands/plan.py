@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from pipeline.errors import UserError
 
@@ -23,6 +25,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--prices", help="price file (default: ARCHBENCH_PRICES, bench/prices.toml)"
     )
+    parser.add_argument(
+        "--emit",
+        choices=("kubernetes", "compose"),
+        help="also write each architecture's deployment, sized as planned, into --out",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="folder for --emit's files: <arch>.yaml or docker-compose.<arch>.yml; other files "
+        "in it are left alone, and an existing file of those names is never replaced",
+    )
     parser.set_defaults(func=run)
 
 
@@ -33,6 +46,8 @@ def run(args: argparse.Namespace) -> None:
     from pipeline.paths import RESULTS_ROOT
 
     check_positive({"rate": args.rate, "slo-ms": args.slo_ms})
+    if (args.emit is None) != (args.out is None):
+        raise UserError("--emit and --out go together: --emit kubernetes|compose --out DIR")
     prices = cost.load_prices(cost.prices_path(args.prices))
     summary, measured_slo_ms = plan.read_run(args.run_dir or RESULTS_ROOT / "latest")
     found = demand.models_of(summary)
@@ -44,3 +59,28 @@ def run(args: argparse.Namespace) -> None:
     cheaper, saving = plan.compare(choices)
     bases = {a: m.base_p99_ms for a, (m, _) in found.items()}
     cost_table.answer(args.rate, args.slo_ms, choices, bases, cheaper, saving, planned)
+    if args.emit is not None:
+        _emit(args, found, choices, cheaper, saving, planned)
+
+
+def _emit(
+    args: argparse.Namespace,
+    found: Mapping[str, tuple[Any, Any]],
+    choices: Mapping[str, dict[str, Any] | None],
+    cheaper: str | None,
+    saving: float | None,
+    planned: Mapping[str, Any],
+) -> None:
+    from bench.analyse import planned as emit
+    from pipeline.paths import RESULTS_ROOT
+
+    run_dir = (args.run_dir or RESULTS_ROOT / "latest").resolve()
+    texts = {}
+    for arch, choice in choices.items():
+        if choice is None:
+            print(f"{arch}: nothing written, no deployment serves this rate within the objective")
+            continue
+        lines = emit.header(arch, args.rate, args.slo_ms, run_dir, choices, cheaper, saving, planned)
+        texts[arch] = emit.render(args.emit, found[arch][0], choice, args.rate, lines)
+    for path in emit.write(args.emit, args.out, texts):
+        print(f"wrote {path}")
