@@ -19,7 +19,15 @@ import yaml
 
 from pipeline.stages import STAGE_NAMES
 from stack.compose import IMAGE, PROBE, RESTART
-from stack.topology import COMMON_ENV, DEFAULT_PORT, Budget, Service, services, shares
+from stack.topology import (
+    COMMON_ENV,
+    DEFAULT_PORT,
+    Budget,
+    Service,
+    replica_counts,
+    services,
+    shares,
+)
 
 MiB = 1 << 20
 # As in the committed compose files: Engine 20.10 knows no start_interval, so the first probe
@@ -83,7 +91,7 @@ def compose_project(
     runs as the topology's explicit replica services (`score-2`, ...; the gateway round-robins
     over them), the monolith's replicas as uvicorn workers in its one container. The gateway,
     the one published port, stays one process whatever its replicas."""
-    stack = services(arch, DEFAULT_PORT, host=lambda n: n, replicas=compose_replicas(sizes))
+    stack = services(arch, DEFAULT_PORT, host=lambda n: n, replicas=compose_replicas(arch, sizes))
     out: dict[str, Any] = {"name": name or f"archbench-{arch}", "services": {}}
     limits = compose_limits(arch, sizes)
     for service in stack:
@@ -100,9 +108,11 @@ def base_name(service: str) -> str:
     return head if head and tail.isdigit() else service
 
 
-def compose_replicas(sizes: Mapping[str, Size]) -> dict[str, int]:
-    """The replicas compose runs as services of their own: the stages' (see compose_project)."""
-    return {n: s.replicas for n, s in sizes.items() if n in STAGE_NAMES and s.replicas > 1}
+def compose_replicas(arch: str, sizes: Mapping[str, Size]) -> dict[str, int]:
+    """The topology's replicas under these sizes: the stages' (services of their own) or the
+    monolith's (its workers); the gateway has none (see compose_project)."""
+    units = replica_counts(arch, None)
+    return {n: s.replicas for n, s in sizes.items() if n in units and s.replicas > 1}
 
 
 def compose_limits(arch: str, sizes: Mapping[str, Size]) -> dict[str, tuple[Fraction, int]]:
@@ -111,7 +121,7 @@ def compose_limits(arch: str, sizes: Mapping[str, Size]) -> dict[str, tuple[Frac
     that compose does not replicate (the monolith's workers, the one gateway) gets the CPU of
     all its planned replicas, and at least their memory."""
     found = {}
-    for service in services(arch, DEFAULT_PORT, replicas=compose_replicas(sizes)):
+    for service in services(arch, DEFAULT_PORT, replicas=compose_replicas(arch, sizes)):
         size = sizes[base_name(service.name)]
         copies = 1 if base_name(service.name) in STAGE_NAMES else size.replicas
         memory = max(size.memory_limit_bytes, size.memory_request_bytes * copies)

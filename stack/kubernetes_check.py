@@ -1,6 +1,6 @@
-"""Check Kubernetes manifests: strictly valid for a Kubernetes version (kubernetes-validate's bundled
-schemas, offline), and in agreement with the topology: services, commands, ports, probes, what is
-exposed, autoscalers and who may reach the stages.
+"""Check Kubernetes manifests: strictly valid for a Kubernetes version (the schemas bundled with
+kubernetes-validate, offline), and in agreement with the topology: services, commands, ports,
+probes, what is exposed, autoscalers and who may reach the stages.
 
 kubernetes-validate is a dev dependency: only the tests (and a user checking a plan) import this.
 """
@@ -157,7 +157,9 @@ def allowed_peers(docs: Iterable[Manifest], pod_labels: Mapping[str, str], port:
     """Which pods (by name label) the network policies let reach a pod on a port; {"*"} when the
     pod is selected by no policy (everyone can), or a rule admits every source."""
     docs = list(docs)
-    pods = [d["spec"]["template"]["metadata"]["labels"] for d in by_kind(docs, "Deployment").values()]
+    pods = [
+        d["spec"]["template"]["metadata"]["labels"] for d in by_kind(docs, "Deployment").values()
+    ]
     selecting = [
         p
         for p in by_kind(docs, "NetworkPolicy").values()
@@ -201,5 +203,7 @@ def _reach_problems(arch: str, docs: list[Manifest], stack: tuple[Service, ...])
             problems.append(f"{service.name!r} is not labelled as a stage")
         peers = allowed_peers(docs, pod, service.port)
         if peers != {"gateway"}:
-            problems.append(f"stage {service.name!r} is reachable from {sorted(peers)}, not only gateway")
+            problems.append(
+                f"stage {service.name!r} is reachable from {sorted(peers)}, not only gateway"
+            )
     return problems

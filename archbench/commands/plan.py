@@ -80,7 +80,9 @@ def _emit(
         if choice is None:
             print(f"{arch}: nothing written, no deployment serves this rate within the objective")
             continue
-        lines = emit.header(arch, args.rate, args.slo_ms, run_dir, choices, cheaper, saving, planned)
+        lines = emit.header(
+            arch, args.rate, args.slo_ms, run_dir, choices, cheaper, saving, planned
+        )
         texts[arch] = emit.render(args.emit, found[arch][0], choice, args.rate, lines)
     for path in emit.write(args.emit, args.out, texts):
         print(f"wrote {path}")

@@ -154,9 +154,7 @@ def render(
     return dump([compose_project(model.arch, sized, ROOT, f"archbench-{model.arch}-plan")], lines)
 
 
-def planned_limits(
-    model: cm.Model, choice: Mapping[str, Any]
-) -> dict[str, tuple[Fraction, int]]:
+def planned_limits(model: cm.Model, choice: Mapping[str, Any]) -> dict[str, tuple[Fraction, int]]:
     """What the compose file of a plan limits each service to (for checking it)."""
     return compose_limits(model.arch, sizes(model, choice))
 
