@@ -19,6 +19,7 @@ import yaml
 
 from pipeline.stages import STAGE_NAMES
 from stack.compose import IMAGE, PROBE, RESTART
+from stack.docker_config import MODEL_TARGET
 from stack.topology import (
     COMMON_ENV,
     DEFAULT_PORT,
@@ -34,7 +35,6 @@ MiB = 1 << 20
 # runs one interval after the start and the interval is short.
 HEALTHCHECK = {"interval": "5s", "timeout": "5s", "retries": 3, "start_period": "60s"}
 MODEL_VOLUME = "demo-model"
-MODEL_TARGET = "/app/models/demo"
 
 
 @dataclass(frozen=True)

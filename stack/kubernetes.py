@@ -127,16 +127,7 @@ def _deployment(arch: str, service: Service, size: Size) -> dict[str, Any]:
         "command": ["python", "-m", service.module, *service.args],
         "env": [{"name": k, "value": v} for k, v in {**COMMON_ENV, **service.env}.items()],
         "ports": [{"name": PORT_NAME, "containerPort": service.port, "protocol": "TCP"}],
-        "resources": {
-            "requests": {
-                "cpu": cpu_quantity(size.cpu_request),
-                "memory": memory_quantity(size.memory_request_bytes),
-            },
-            "limits": {
-                "cpu": cpu_quantity(size.cpu_limit),
-                "memory": memory_quantity(size.memory_limit_bytes),
-            },
-        },
+        "resources": resources(size),
         # Up to 60 s to load the model before liveness counts, as compose's start_period.
         "startupProbe": probe("/healthz", 2, 30),
         "livenessProbe": probe("/healthz", 10, 3),
@@ -229,6 +220,20 @@ def _network_policy(arch: str, stages: list[Service]) -> dict[str, Any]:
                     "ports": [{"protocol": "TCP", "port": s.port} for s in stages],
                 }
             ],
+        },
+    }
+
+
+def resources(size: Size) -> dict[str, dict[str, str]]:
+    """A container's requests and limits as Kubernetes quantities."""
+    return {
+        "requests": {
+            "cpu": cpu_quantity(size.cpu_request),
+            "memory": memory_quantity(size.memory_request_bytes),
+        },
+        "limits": {
+            "cpu": cpu_quantity(size.cpu_limit),
+            "memory": memory_quantity(size.memory_limit_bytes),
         },
     }
 

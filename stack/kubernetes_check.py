@@ -19,9 +19,8 @@ from stack.kubernetes import (
     KUBERNETES_VERSION,
     NAME,
     PORT_NAME,
-    cpu_quantity,
-    memory_quantity,
     namespace,
+    resources,
 )
 from stack.topology import COMMON_ENV, DEFAULT_PORT, Service, services
 
@@ -101,23 +100,13 @@ def _deployment_fields(
         port = http.get("port")
         named = PORT_NAME if port == service.port else port
         yield probe, (path, PORT_NAME), (http.get("path"), named)
-    resources = c.get("resources") or {}
+    found = c.get("resources") or {}
     for part in ("requests", "limits"):
         for resource in ("cpu", "memory"):
-            yield f"{part}.{resource} set", True, resource in (resources.get(part) or {})
+            yield f"{part}.{resource} set", True, resource in (found.get(part) or {})
     if size is not None:
         yield "replicas", size.replicas, got["spec"].get("replicas")
-        want = {
-            "requests": {
-                "cpu": cpu_quantity(size.cpu_request),
-                "memory": memory_quantity(size.memory_request_bytes),
-            },
-            "limits": {
-                "cpu": cpu_quantity(size.cpu_limit),
-                "memory": memory_quantity(size.memory_limit_bytes),
-            },
-        }
-        yield "resources", want, resources
+        yield "resources", resources(size), found
 
 
 def _service_problems(service: Service, got: Manifest) -> list[str]:

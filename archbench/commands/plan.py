@@ -11,6 +11,7 @@ from pipeline.errors import UserError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from bench.analyse.planned import EMITS
     from bench.config import DEFAULT_SLO_MS
 
     parser = sub.add_parser("plan", help="cores, replicas and cost per architecture for a rate")
@@ -27,7 +28,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument(
         "--emit",
-        choices=("kubernetes", "compose"),
+        choices=EMITS,
         help="also write each architecture's deployment, sized as planned, into --out",
     )
     parser.add_argument(

@@ -97,6 +97,11 @@ def test_the_manifests_are_valid_and_carry_the_planned_replicas(
     assert {n: h["spec"]["minReplicas"] for n, h in autoscalers.items()} == {
         n: c for n, c in choice["replicas"].items() if n != "gateway" and arch != "monolith"
     }
+    # the autoscalers add pods only past the load the plan expects
+    busy = planned.utilisation_percent(expected["models"][arch], choice, RATE_RPS)
+    for hpa in autoscalers.values():
+        metric = hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"]
+        assert metric > busy and hpa["spec"]["maxReplicas"] == 2 * hpa["spec"]["minReplicas"]
 
 
 @pytest.mark.parametrize("arch", ["monolith", "micro"])
