@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from pipeline.errors import UserError
 
@@ -60,30 +58,16 @@ def run(args: argparse.Namespace) -> None:
     cheaper, saving = plan.compare(choices)
     bases = {a: m.base_p99_ms for a, (m, _) in found.items()}
     cost_table.answer(args.rate, args.slo_ms, choices, bases, cheaper, saving, planned)
-    if args.emit is not None:
-        _emit(args, found, choices, cheaper, saving, planned)
-
-
-def _emit(
-    args: argparse.Namespace,
-    found: Mapping[str, tuple[Any, Any]],
-    choices: Mapping[str, dict[str, Any] | None],
-    cheaper: str | None,
-    saving: float | None,
-    planned: Mapping[str, Any],
-) -> None:
-    from bench.analyse import planned as emit
-    from pipeline.paths import RESULTS_ROOT
+    if args.emit is None:
+        return
+    from bench.analyse.planned import emit_plan
 
     run_dir = (args.run_dir or RESULTS_ROOT / "latest").resolve()
-    texts = {}
-    for arch, choice in choices.items():
-        if choice is None:
-            print(f"{arch}: nothing written, no deployment serves this rate within the objective")
-            continue
-        lines = emit.header(
-            arch, args.rate, args.slo_ms, run_dir, choices, cheaper, saving, planned
-        )
-        texts[arch] = emit.render(args.emit, found[arch][0], choice, args.rate, lines)
-    for path in emit.write(args.emit, args.out, texts):
+    models = {a: m for a, (m, _) in found.items()}
+    written, skipped = emit_plan(
+        args.emit, args.out, models, choices, args.rate, args.slo_ms, run_dir, planned
+    )
+    for arch in skipped:
+        print(f"{arch}: nothing written, no deployment serves this rate within the objective")
+    for path in written:
         print(f"wrote {path}")

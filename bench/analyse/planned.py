@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.analyse import capacity_model as cm
+from bench.analyse.plan import compare as compare_choices
 from pipeline.errors import UserError
 from pipeline.paths import ROOT
 from stack import kubernetes
@@ -55,7 +56,8 @@ def sizes(model: cm.Model, choice: Mapping[str, Any]) -> dict[str, Size]:
     for station in model.stations:
         replicas = int(choice["replicas"].get(station.name, 1))
         share = cores * Fraction(station.cpu_ms) / Fraction(model.cpu_ms) / replicas
-        memory = whole_mib(station.memory_bytes)
+        # A run without memory samples gives 0: ask for the share it was measured within.
+        memory = whole_mib(station.memory_bytes) or split[station.name][1]
         out[station.name] = Size(
             replicas,
             max(Fraction(1, 1000), millicores(share)),
@@ -176,3 +178,23 @@ def write(emit: str, out: Path, texts: Mapping[str, str]) -> list[Path]:
         with path.open("x") as file:
             file.write(texts[arch])
     return list(paths.values())
+
+
+def emit_plan(
+    emit: str,
+    out: Path,
+    models: Mapping[str, cm.Model],
+    choices: Mapping[str, dict[str, Any] | None],
+    rate_rps: float,
+    slo_ms: float,
+    run_dir: Path,
+    plan: Mapping[str, Any],
+) -> tuple[list[Path], list[str]]:
+    """Write the file of every architecture the plan could size; (written, those it could not)."""
+    cheaper, saving = compare_choices(choices)
+    texts = {}
+    for arch, choice in choices.items():
+        if choice is not None:
+            lines = header(arch, rate_rps, slo_ms, run_dir, choices, cheaper, saving, plan)
+            texts[arch] = render(emit, models[arch], choice, rate_rps, lines)
+    return write(emit, out, texts), [a for a, c in choices.items() if c is None]
