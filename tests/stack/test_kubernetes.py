@@ -146,6 +146,9 @@ def test_the_image_is_the_one_make_image_builds(committed: dict[str, Docs]) -> N
     makefile, dockerfile = (ROOT / "Makefile").read_text(), (ROOT / "Dockerfile").read_text()
     uid = re.search(r"--uid (\d+)", dockerfile)
     assert uid is not None
+    # the manifests leave the listening address to the image: every interface of the pod, so
+    # that probes and Services reach the process
+    assert "ARCHBENCH_HOST=0.0.0.0" in dockerfile
     for docs in committed.values():
         for deployment in by_kind(docs, "Deployment").values():
             pod = deployment["spec"]["template"]["spec"]
