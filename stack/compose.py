@@ -91,9 +91,11 @@ def disagreements(
     budget: Budget | None = None,
     project_dir: Path = ROOT,
     replicas: Mapping[str, int] | None = None,
+    split: Mapping[str, tuple[Fraction, int]] | None = None,
 ) -> list[str]:
     """Every way in which the resolved compose file of `arch` (scaled out by `replicas`, as
-    explicit replica services) differs from the topology."""
+    explicit replica services) differs from the topology. Each service's CPU and memory limit
+    must be its even share of the budget, or what `split` names (a plan's sizes)."""
     expected = services(arch, DEFAULT_PORT, host=lambda name: name, replicas=replicas)
     actual: Mapping[str, Any] = config.get("services", {})
     names = [s.name for s in expected]
@@ -106,7 +108,7 @@ def disagreements(
         for what, want, have in _fields(service, expected, got, project_dir):
             if have != want:
                 problems.append(f"service {service.name!r}: {what} is {have!r}, expected {want!r}")
-    return problems + _budget_problems(arch, config, budget or Budget(), replicas)
+    return problems + _budget_problems(arch, config, budget or Budget(), replicas, split)
 
 
 def _fields(
@@ -137,7 +139,11 @@ def _fields(
 
 
 def _budget_problems(
-    arch: str, config: Config, budget: Budget, replicas: Mapping[str, int] | None = None
+    arch: str,
+    config: Config,
+    budget: Budget,
+    replicas: Mapping[str, int] | None = None,
+    split: Mapping[str, tuple[Fraction, int]] | None = None,
 ) -> list[str]:
     problems = []
     for name, (cpus, memory) in limits(config).items():
@@ -145,7 +151,7 @@ def _budget_problems(
             problems.append(f"service {name!r} has no CPU limit")
         if memory is None:
             problems.append(f"service {name!r} has no memory limit")
-    expected = shares(arch, budget, replicas)
+    expected = split or shares(arch, budget, replicas)
     for name, (cpus, memory) in limits(config).items():
         if name in expected and (cpus, memory) != expected[name]:
             want_cpus, want_memory = expected[name]

@@ -9,6 +9,7 @@ from pipeline.errors import UserError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from bench.analyse.planned import EMITS
     from bench.config import DEFAULT_SLO_MS
 
     parser = sub.add_parser("plan", help="cores, replicas and cost per architecture for a rate")
@@ -23,6 +24,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--prices", help="price file (default: ARCHBENCH_PRICES, bench/prices.toml)"
     )
+    parser.add_argument(
+        "--emit",
+        choices=EMITS,
+        help="also write each architecture's deployment, sized as planned, into --out",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="folder for --emit's files: <arch>.yaml or docker-compose.<arch>.yml; other files "
+        "in it are left alone, and an existing file of those names is never replaced",
+    )
     parser.set_defaults(func=run)
 
 
@@ -33,6 +45,8 @@ def run(args: argparse.Namespace) -> None:
     from pipeline.paths import RESULTS_ROOT
 
     check_positive({"rate": args.rate, "slo-ms": args.slo_ms})
+    if (args.emit is None) != (args.out is None):
+        raise UserError("--emit and --out go together: --emit kubernetes|compose --out DIR")
     prices = cost.load_prices(cost.prices_path(args.prices))
     summary, measured_slo_ms = plan.read_run(args.run_dir or RESULTS_ROOT / "latest")
     found = demand.models_of(summary)
@@ -44,3 +58,16 @@ def run(args: argparse.Namespace) -> None:
     cheaper, saving = plan.compare(choices)
     bases = {a: m.base_p99_ms for a, (m, _) in found.items()}
     cost_table.answer(args.rate, args.slo_ms, choices, bases, cheaper, saving, planned)
+    if args.emit is None:
+        return
+    from bench.analyse.planned import emit_plan
+
+    run_dir = (args.run_dir or RESULTS_ROOT / "latest").resolve()
+    models = {a: m for a, (m, _) in found.items()}
+    written, skipped = emit_plan(
+        args.emit, args.out, models, choices, args.rate, args.slo_ms, run_dir, planned
+    )
+    for arch in skipped:
+        print(f"{arch}: nothing written, no deployment serves this rate within the objective")
+    for path in written:
+        print(f"wrote {path}")
