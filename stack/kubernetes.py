@@ -3,12 +3,12 @@
 One namespace per architecture (`archbench-<arch>`, so all three can run side by side), and per
 service a Deployment of the one image (`make image`) and a Service: the entry point's of type
 LoadBalancer, the others ClusterIP, so only the public API is reachable from outside the cluster.
-Probes: liveness on /healthz, readiness on /readyz (the gateway is ready once every stage is), a
-startup probe that gives the model 60 s to load, as compose's start_period does. The
-microservices also get a HorizontalPodAutoscaler per stage and a NetworkPolicy that lets only
-the gateway reach the stages. The committed files (`kubernetes/<arch>.yaml`) are these with the
-budget split's sizes; tests/stack/test_kubernetes.py holds them equal and validates them.
-Regenerate them with `python -m stack.kubernetes`.
+Probes: liveness on /healthz, readiness on /readyz but the gateway's on its own /healthz (see
+readiness_path), a startup probe that gives the model 60 s to load, as compose's start_period
+does. The microservices also get a HorizontalPodAutoscaler per stage and a NetworkPolicy that
+lets only the gateway reach the stages. The committed files (`kubernetes/<arch>.yaml`) are these
+with the budget split's sizes; tests/stack/test_kubernetes.py holds them equal and validates
+them. Regenerate them with `python -m stack.kubernetes`.
 """
 
 from __future__ import annotations
@@ -47,6 +47,14 @@ class Autoscaling:
 
 # The committed files: a stage may grow to 4 pods when its CPU passes 80% of its request.
 DEFAULT_AUTOSCALING = Autoscaling(1, 4, 80)
+
+
+def readiness_path(service: Service) -> str:
+    """Where Kubernetes asks whether a pod takes traffic: /readyz (the model loaded), but the
+    gateway's own /healthz. The gateway's /readyz waits for every stage, so with it a stage down
+    would take the gateway out of its Service and the whole API down, /validate included: the
+    cascade the microservices are there to avoid (locally and on compose, /validate serves on)."""
+    return "/healthz" if service.name == "gateway" else service.ready_path
 
 
 def namespace(arch: str) -> str:
@@ -131,7 +139,7 @@ def _deployment(arch: str, service: Service, size: Size) -> dict[str, Any]:
         # Up to 60 s to load the model before liveness counts, as compose's start_period.
         "startupProbe": probe("/healthz", 2, 30),
         "livenessProbe": probe("/healthz", 10, 3),
-        "readinessProbe": probe(service.ready_path, 5, 3),
+        "readinessProbe": probe(readiness_path(service), 5, 3),
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "capabilities": {"drop": ["ALL"]},

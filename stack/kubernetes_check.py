@@ -20,6 +20,7 @@ from stack.kubernetes import (
     NAME,
     PORT_NAME,
     namespace,
+    readiness_path,
     resources,
 )
 from stack.topology import COMMON_ENV, DEFAULT_PORT, Service, services
@@ -95,7 +96,7 @@ def _deployment_fields(
     ports = [(p.get("name"), p.get("containerPort")) for p in c.get("ports", [])]
     yield "ports", [(PORT_NAME, service.port)], ports
     yield "host ports", [], [p["hostPort"] for p in c.get("ports", []) if "hostPort" in p]
-    for probe, path in (("readinessProbe", service.ready_path), ("livenessProbe", "/healthz")):
+    for probe, path in (("readinessProbe", readiness_path(service)), ("livenessProbe", "/healthz")):
         http = (c.get(probe) or {}).get("httpGet") or {}
         port = http.get("port")
         named = PORT_NAME if port == service.port else port
