@@ -126,7 +126,8 @@ def monolith_stack(tmp_path: Path, model_dir: Path) -> Iterator[Stack]:
 
 
 def steady_run(stack: Stack, out: Path, disturb: Any, in_flight: int = 2) -> dict[str, Any]:
-    """6 s at 100 req/s (after 1 s warm-up) from the generator CPU; `disturb()` at 3 s."""
+    """6 s at 100 req/s (after 1 s warm-up) from the generator CPU; `disturb()` 3 s into the
+    schedule (timed from the schedule's own start mark, whatever Locust's start-up took)."""
     options: dict[str, object] = {
         "--scenario": "steady",
         "--rate": 100,
@@ -141,12 +142,25 @@ def steady_run(stack: Stack, out: Path, disturb: Any, in_flight: int = 2) -> dic
     argv = locust_command(stack.url, options)
     locust = start_locust(argv, generator_cpus(Budget()), out / "locust.log")
     try:
-        time.sleep(3.5)  # Locust start-up, warm-up, then two seconds of load
+        started = schedule_start(out / "schedule.start", locust)
+        # the warm-up, then two seconds of load
+        time.sleep(max(0.0, started + 3.0 - time.time()))
         disturb(locust)
         locust.wait(timeout=40)
     finally:
         stop_group(locust)
     return read(out / "latency.json")
+
+
+def schedule_start(mark: Path, locust: subprocess.Popen[bytes]) -> float:
+    """The Unix time Locust's schedule started at, from the mark it writes (waited for)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and locust.poll() is None:
+        try:
+            return float(mark.read_text())
+        except (FileNotFoundError, ValueError):  # not written yet, or half written
+            time.sleep(0.05)
+    raise AssertionError("Locust never started its schedule")
 
 
 def test_a_stalled_server_shows_in_intended_latency_not_in_service_time(
