@@ -88,7 +88,8 @@ def test_without_retries_a_flaky_stage_fails_the_requests(plain: Stack) -> None:
     finally:
         admin(plain, "score", "DELETE")
     failed = [a for a in answers if a.status != 200]
-    assert 14 <= len(failed) <= 34  # 30% of 80, +-10
+    # 30% of 80: 24 on average; Binomial(80, 0.3) falls outside 10..40 once in ~10,000 runs
+    assert 10 <= len(failed) <= 40
     assert {json.loads(a.body)["error"] for a in failed} == {"stage_failed"}
     assert {a.status for a in failed} == {502}
     assert all(a.status == 200 for a in validates)
