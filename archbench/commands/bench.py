@@ -72,6 +72,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         help="mutual TLS between the gateway and the stages (the monolith has no hops)",
     )
+    parser.add_argument(
+        "--workers", type=int, help="Locust workers sharing the load (steady, spike); default 0"
+    )
+    parser.add_argument(
+        "--master-bind", metavar="HOST:PORT", help="--workers on other machines: wait for them"
+    )
     parser.set_defaults(func=run)
 
 
@@ -111,6 +117,8 @@ def run(args: argparse.Namespace) -> None:
         "backend": args.backend,
         "docker_budget": args.docker_budget,
         "secure_hops": args.secure_hops,
+        "workers": args.workers,
+        "master_bind": args.master_bind,
     }
     faulted: dict[str, Any] = {
         "kinds": _listed(args.fault),

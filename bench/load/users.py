@@ -20,7 +20,7 @@ from locust import LoadTestShape, User, constant, events, task
 from locust.exception import CatchResponseError, StopTest, StopUser
 
 from bench.atomic import write_atomic
-from bench.load import payloads, shapes, wire
+from bench.load import distributed, payloads, shapes, wire
 from bench.load.search import MIN_REQUESTS, SearchConfig, Trial, next_rate, trial_seconds
 from bench.load.sender import Sender, search_config, trial_of
 from bench.load.shapes import Schedule
@@ -39,6 +39,7 @@ class RunState:
     search: SearchConfig | None = None
     trials: list[Trial] = field(default_factory=list)
     done: bool = False
+    driving: bool = False
     capture: bool = True
     window: dict[str, float] = field(default_factory=dict)
 
@@ -221,6 +222,9 @@ class OpenLoopUser(HttpUser):
 
     @task
     def drive(self) -> None:
+        if STATE.driving:  # one schedule per process: a user a master re-dispatches adds none
+            raise StopUser()
+        STATE.driving = True
         options = self.environment.parsed_options
         requests = self.request_cycle()
         scenario = scenario_of(self.environment)
@@ -248,6 +252,7 @@ class OpenLoopUser(HttpUser):
                 sender.run(step, rng)
             sender.close(self.network_timeout + 1)
         STATE.done = True
+        distributed.report(self.environment, lambda: record_of(self.environment))
         raise StopUser()
 
     def search(self, requests: Iterator[Request], options: Any) -> None:
@@ -332,9 +337,10 @@ class ScenarioShape(LoadTestShape):
             if users is None:
                 return None
             return users, options.ramp_spawn_rate, [ClosedLoopUser]
-        if STATE.done:
+        if STATE.done or distributed.collected(self.runner):
             return None
-        return 1, 1, [OpenLoopUser]
+        users = distributed.expected(self.runner)  # one open-loop user per worker
+        return users, users, [OpenLoopUser]
 
 
 @events.test_start.add_listener
@@ -360,7 +366,17 @@ def _on_stop(environment: Any, **_: Any) -> None:
         )
     if not options or not options.record_file:
         return
-    record = STATE.recorder.to_json(
+    if distributed.report(environment, lambda: record_of(environment)):
+        return
+    # Atomic: a harness killed while Locust writes leaves no half record for a rebuilt summary.
+    write_atomic(Path(options.record_file), record_of(environment))
+
+
+def record_of(environment: Any) -> dict[str, Any]:
+    """This process's exact-latency record of the run so far."""
+    options = environment.parsed_options
+    scenario = scenario_of(environment)
+    return STATE.recorder.to_json(
         scenario=scenario,
         schedule=STATE.schedule.to_json() if STATE.schedule else None,
         estimate_rps=STATE.estimate_rps,
@@ -373,5 +389,3 @@ def _on_stop(environment: Any, **_: Any) -> None:
         completed=STATE.done or scenario in shapes.CLOSED_LOOP,
         payload_seed=options.payload_seed,
     )
-    # Atomic: a harness killed while Locust writes leaves no half record for a rebuilt summary.
-    write_atomic(Path(options.record_file), record)

@@ -1,0 +1,148 @@
+"""Locust's master and two real worker processes against a real stack on loopback: the master's
+record is the exact merge of the workers' (counts sum, percentiles from added histograms), the
+run is valid, and a stopped worker makes it invalid without leaving a process behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from bench.analyse import runs as analysis
+from bench.load.distributed_records import worker_seed
+from bench.measure import latency
+from bench.run.locust_process import distribution, locust_command, start_locust, stop_group
+from stack.budget import generator_cpus
+from stack.runner import Stack
+from stack.topology import Budget
+from tests.conftest import free_base_port
+
+RATE_RPS = 60.0
+# Longer than any stall of a test process between two lines: the stopped worker's own schedule
+# cannot have ended (and its record been sent) before it is stopped.
+STOPPED_RUN_S = 10.0
+
+
+def read(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator[Stack]:
+    with Stack("monolith", free_base_port(), log_dir=tmp_path_factory.mktemp("logs")) as stack:
+        yield stack
+
+
+def start(stack: Stack, out: Path, duration_s: float) -> subprocess.Popen[bytes]:
+    """A master and two forked workers driving the steady scenario, records into `out`."""
+    options: dict[str, object] = {
+        "--scenario": "steady",
+        "--rate": RATE_RPS,
+        "--duration": duration_s,
+        "--warmup": 1,
+        "--invalid-share": 0,
+        "--payload-seed": 3,
+        "--record-file": out / "latency.json",
+        "--exit-code-on-error": 0,
+        "--only-summary": True,
+        "--loglevel": "INFO",  # the master logs each worker it sees ready
+        **distribution(2),
+    }
+    return start_locust(locust_command(stack.url, options), generator_cpus(Budget()), out / "log")
+
+
+def finish(locust: subprocess.Popen[bytes], timeout_s: float = 90) -> None:
+    """Wait for the master to end on its own; whatever happens, leave no process behind."""
+    group = os.getpgid(locust.pid)
+    try:
+        locust.wait(timeout=timeout_s)
+    finally:
+        stop_group(locust)
+    assert not [p for p in psutil.process_iter() if _in_group(p, group)]
+
+
+def _in_group(process: psutil.Process, group: int) -> bool:
+    try:
+        return os.getpgid(process.pid) == group and process.status() != psutil.STATUS_ZOMBIE
+    except (ProcessLookupError, psutil.Error):
+        return False
+
+
+def values(hist: Any) -> list[int]:
+    """Every latency a histogram holds (at HDR precision), in order."""
+    out: list[int] = []
+    for item in hist.get_recorded_iterator():
+        out += [item.value_iterated_to] * item.count_added_in_this_iter_step
+    return sorted(out)
+
+
+def percentile(pooled: list[int], p: float) -> int:
+    """The smallest value with at least p percent of the values at or below it."""
+    rank = max(1, -(-len(pooled) * p // 100))
+    return pooled[int(rank) - 1]
+
+
+def test_two_workers_merge_exactly_into_a_valid_run(stack: Stack, tmp_path: Path) -> None:
+    finish(start(stack, tmp_path, duration_s=4))
+    merged = read(tmp_path / "latency.json")
+    workers = [read(tmp_path / "workers" / f"worker-{i}.json") for i in (0, 1)]
+    # each worker ran a Poisson process at half the rate, from a seed of its own
+    assert {w["schedule"]["steps"][0]["rate"] for w in workers} == {RATE_RPS / 2}
+    assert [w["payload_seed"] for w in workers] == [worker_seed(3, 0), worker_seed(3, 1)]
+    assert merged["schedule"]["steps"][0]["rate"] == RATE_RPS
+    # the merged request count is the sum of the workers' counts, bin by bin and in all
+    for key in ("sent", "ok", "failed", "shed"):
+        assert sum(c[key] for c in merged["counts"]) == sum(
+            c[key] for w in workers for c in w["counts"]
+        )
+    sent = sum(c["sent"] for c in merged["counts"])
+    assert sent > 0.5 * RATE_RPS * 5  # both workers sent their share
+    assert all(sum(c["sent"] for c in w["counts"]) > 0 for w in workers)
+    # percentiles of the merged histogram are those of the pooled latencies, not an average
+    bins = analysis.all_bins(merged)
+    pooled = sorted(
+        v for w in workers for v in values(analysis.merged(w, "intended", analysis.all_bins(w)))
+    )
+    hist = analysis.merged(merged, "intended", bins)
+    assert hist.get_total_count() == len(pooled)
+    for p in (50.0, 99.0):
+        assert hist.get_value_at_percentile(p) == pytest.approx(percentile(pooled, p), rel=1e-3)
+    summary = latency.summary_ms(hist)
+    assert summary["count"] == len(pooled)
+    # valid: both workers reported a complete schedule at their rate within their CPU (a send
+    # slip on this shared VM is the machine's noise, which the analysis tests judge on data)
+    verdict = analysis.validity(merged)
+    assert [r for r in verdict.reasons if "schedule slipped" not in r] == []
+    assert merged["completed"] and [w["missing"] for w in merged["workers"]] == [False, False]
+
+
+def test_a_stopped_worker_makes_the_run_invalid(stack: Stack, tmp_path: Path) -> None:
+    locust = start(stack, tmp_path, duration_s=STOPPED_RUN_S)
+    try:
+        deadline = time.monotonic() + 60
+        while "2 workers connected" not in (tmp_path / "log").read_text():
+            assert time.monotonic() < deadline and locust.poll() is None, "workers never ready"
+            time.sleep(0.1)
+        stopped = psutil.Process(locust.pid).children()[0]
+        os.kill(stopped.pid, signal.SIGSTOP)
+    finally:
+        # the master ends on its own: the stopped worker goes missing, the other reports
+        finish(locust)
+    merged = read(tmp_path / "latency.json")
+    missing = [w for w in merged["workers"] if w["missing"]]
+    assert len(missing) == 1
+    assert stopped.pid not in [w.get("pid") for w in merged["workers"]]
+    verdict = analysis.validity(merged)
+    assert not verdict.valid
+    index = missing[0]["worker_index"]
+    assert f"worker {index} sent no record (stopped, lost or cut short)" in verdict.reasons
+    # the whole fell short by the stopped worker's share of the schedule
+    assert any("short of the scheduled" in r for r in verdict.reasons), verdict.reasons
