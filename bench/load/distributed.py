@@ -56,6 +56,10 @@ COLLECTOR = Collector()
 SHARE: dict[str, Any] = {"seed": None, "sent": False}
 
 
+def is_worker(environment: Any) -> bool:
+    return isinstance(environment.runner, WorkerRunner)
+
+
 def expected(runner: Any) -> int:
     """Open-loop users to run: one per expected worker on a master, else one."""
     if isinstance(runner, MasterRunner):
@@ -63,10 +67,18 @@ def expected(runner: Any) -> int:
     return 1
 
 
-def collected(runner: Any) -> bool:
-    """On a master: whether every expected worker has sent its record or gone missing."""
+def collected(runner: Any, scenario: str) -> bool:
+    """On a master: whether every expected worker has sent its record or gone missing (at once
+    for a scenario that workers do not share: it is refused with one line)."""
     if not isinstance(runner, MasterRunner):
         return False
+    if scenario not in records.SCENARIOS:
+        logger.error(
+            "workers run the %s scenarios only, not %s: start Locust without workers for it",
+            " and ".join(records.SCENARIOS),
+            scenario,
+        )
+        return True
     COLLECTOR.lost.update(c.id for c in runner.clients.all if c.state == STATE_MISSING)
     done = set(COLLECTOR.received) | COLLECTOR.lost
     return len(done) >= expected(runner)
@@ -95,7 +107,8 @@ def _write_merged(runner: Any, path: Path) -> None:
     """Wait (bounded) for the records of workers still answering, then write each worker's raw
     record and the merged one."""
     deadline = gevent.get_hub().loop.now() + RECORD_WAIT_S
-    while not collected(runner) and gevent.get_hub().loop.now() < deadline:
+    scenario = runner.environment.parsed_options.scenario
+    while not collected(runner, scenario) and gevent.get_hub().loop.now() < deadline:
         gevent.sleep(0.2)
     COLLECTOR.written = True
     received = sorted(COLLECTOR.received.values(), key=lambda r: r["worker_index"])

@@ -212,6 +212,8 @@ def fire(user: HttpUser, request: Request, intended: float, capped: bool, record
 
 
 def scenario_of(environment: Any) -> str:
+    if distributed.is_worker(environment):  # a worker runs no shape: the master's options say
+        return str(environment.parsed_options.scenario)
     shape = environment.shape_class
     return getattr(shape, "scenario", None) or environment.parsed_options.scenario
 
@@ -337,7 +339,7 @@ class ScenarioShape(LoadTestShape):
             if users is None:
                 return None
             return users, options.ramp_spawn_rate, [ClosedLoopUser]
-        if STATE.done or distributed.collected(self.runner):
+        if STATE.done or distributed.collected(self.runner, scenario_of(environment)):
             return None
         users = distributed.expected(self.runner)  # one open-loop user per worker
         return users, users, [OpenLoopUser]

@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,10 +21,12 @@ from bench.analyse import runs as analysis
 from bench.load.distributed_records import worker_seed
 from bench.measure import latency
 from bench.run.locust_process import distribution, locust_command, start_locust, stop_group
+from pipeline.paths import ROOT
 from stack.budget import generator_cpus
 from stack.runner import Stack
 from stack.topology import Budget
-from tests.conftest import free_base_port
+from tests.bench.test_ui import get_json, output, swarm, template_args, wait_until
+from tests.conftest import free_base_port, request
 
 RATE_RPS = 60.0
 # Longer than any stall of a test process between two lines: the stopped worker's own schedule
@@ -146,3 +149,40 @@ def test_a_stopped_worker_makes_the_run_invalid(stack: Stack, tmp_path: Path) ->
     assert f"worker {index} sent no record (stopped, lost or cut short)" in verdict.reasons
     # the whole fell short by the stopped worker's share of the schedule
     assert any("short of the scheduled" in r for r in verdict.reasons), verdict.reasons
+
+
+def test_the_web_ui_drives_two_workers_with_our_shapes_and_resources(tmp_path: Path) -> None:
+    base_port, web_port = free_base_port(), free_base_port(span=1)
+    web = f"http://127.0.0.1:{web_port}"
+    code = (
+        "import signal, sys; from pathlib import Path; from bench.run.ui import main; "
+        "signal.signal(signal.SIGINT, signal.default_int_handler); "
+        f"main('monolith', {base_port}, {web_port}, Path(sys.argv[1]), workers=2)"
+    )
+    with (tmp_path / "ui.out").open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code, str(tmp_path / "logs")],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until(lambda: f"Locust UI at {web}" in output(tmp_path), "the UI's line", 90)
+        family = psutil.Process(proc.pid).children(recursive=True)
+        page = template_args(request(web, "/", method="GET", content_type=None).body.decode())
+        assert page["extendedTabs"] == [{"key": "resources", "title": "Resources"}]
+        assert "Steady" in page["available_shape_classes"]
+        wait_until(lambda: get_json(web, "/stats/requests")["worker_count"] == 2, "workers", 30)
+        swarm(web, "Steady", rate=20, duration=3, warmup=0)
+        # the shape ends once both workers have sent their share (Locust merges its own stats)
+        wait_until(lambda: get_json(web, "/stats/requests")["state"] == "stopped", "the end", 60)
+        stats = get_json(web, "/stats/requests")
+        assert stats["stats"][-1]["num_requests"] > 0
+        assert {r["name"] for r in stats["extended_stats"][0]["data"]} == {"monolith"}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    assert proc.returncode == 0, output(tmp_path)
+    _, alive = psutil.wait_procs(family, timeout=5)
+    assert not alive
