@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,9 @@ from bench.atomic import write_atomic
 from bench.load import distributed_records as records
 
 RECORD_MESSAGE = "archbench_record"
-# After the master stops, how long it waits for the records of workers still answering.
-RECORD_WAIT_S = 10.0
+STOP_MESSAGE = "archbench_stop"
+# When a master is stopped (SIGTERM), how long it waits for the records of its workers.
+RECORD_WAIT_S = 8.0
 WORKERS_DIR = "workers"
 
 logger = logging.getLogger(__name__)
@@ -103,13 +105,24 @@ def report(environment: Any, record_of: Callable[[], dict[str, Any]]) -> bool:
     return False
 
 
+def interrupt(environment: Any) -> None:
+    """A master being stopped first asks its workers to stop (each then sends the record of
+    what it sent) and waits for their records, bounded: Locust's own stop ends the master's
+    message loop soon after."""
+    runner = environment.runner
+    if not isinstance(runner, MasterRunner):
+        return
+    for client in runner.clients.all:
+        runner.send_message(STOP_MESSAGE, None, client.id)
+    deadline = time.monotonic() + RECORD_WAIT_S
+    while not collected(runner, environment.parsed_options.scenario):
+        if time.monotonic() > deadline:
+            return
+        gevent.sleep(0.1)
+
+
 def _write_merged(runner: Any, path: Path) -> None:
-    """Wait (bounded) for the records of workers still answering, then write each worker's raw
-    record and the merged one."""
-    deadline = gevent.get_hub().loop.now() + RECORD_WAIT_S
-    scenario = runner.environment.parsed_options.scenario
-    while not collected(runner, scenario) and gevent.get_hub().loop.now() < deadline:
-        gevent.sleep(0.2)
+    """Write each worker's raw record and the merged one (once)."""
     COLLECTOR.written = True
     received = sorted(COLLECTOR.received.values(), key=lambda r: r["worker_index"])
     for record in received:
@@ -120,8 +133,23 @@ def _write_merged(runner: Any, path: Path) -> None:
 
 @events.init.add_listener
 def _on_init(environment: Any, **_: Any) -> None:
-    if isinstance(environment.runner, MasterRunner):
-        environment.runner.register_message(RECORD_MESSAGE, COLLECTOR.on_record)
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        runner.register_message(RECORD_MESSAGE, COLLECTOR.on_record)
+    if isinstance(runner, WorkerRunner):
+        runner.register_message(STOP_MESSAGE, lambda **_: runner.stop())
+        # Added after the runner's own listener, so run before it (quitting fires in reverse):
+        # the record reaches the master before the worker says it quits.
+        environment.events.quitting.add_listener(lambda **_: runner.stop())
+
+
+@events.quitting.add_listener
+def _write_on_quit(environment: Any, **_: Any) -> None:
+    # A stopped master's Locust quits without its test_stop: what arrived is written here.
+    options = environment.parsed_options
+    if isinstance(environment.runner, MasterRunner) and options.record_file:
+        if not COLLECTOR.written:
+            _write_merged(environment.runner, Path(options.record_file))
 
 
 @events.test_start.add_listener

@@ -53,6 +53,7 @@ def _stop_on_sigterm(environment: Any, **_: Any) -> None:
     # SIGTERM would kill the process before it writes anything: stop the run cleanly instead.
     def stop() -> None:
         if environment.runner is not None:
+            distributed.interrupt(environment)  # a master gathers its workers' records first
             environment.runner.stop()
 
     gevent.signal_handler(signal.SIGTERM, stop)

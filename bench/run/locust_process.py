@@ -91,6 +91,12 @@ def start_locust(
     return spawn(argv, env or {}, log, lambda: os.sched_setaffinity(0, cpus))
 
 
+def stop_grace_s(workers: int) -> float:
+    """How long a stopped Locust gets to write its record: a master first gathers its workers'
+    (bench.load.distributed waits up to RECORD_WAIT_S for them)."""
+    return 12.0 if workers else 2.0
+
+
 def stop_group(process: subprocess.Popen[bytes], grace_s: float = 2.0) -> None:
     """Stop Locust's process group: SIGTERM (Locust then writes its reports and our record),
     SIGKILL after a grace period. Not SIGINT: gevent raises it in whichever greenlet runs."""

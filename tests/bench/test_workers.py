@@ -25,6 +25,7 @@ from pipeline.paths import ROOT
 from stack.budget import generator_cpus
 from stack.runner import Stack
 from stack.topology import Budget
+from tests.bench.conftest import ARCHBENCH
 from tests.bench.test_ui import get_json, output, swarm, template_args, wait_until
 from tests.conftest import free_base_port, request
 
@@ -186,3 +187,38 @@ def test_the_web_ui_drives_two_workers_with_our_shapes_and_resources(tmp_path: P
     assert proc.returncode == 0, output(tmp_path)
     _, alive = psutil.wait_procs(family, timeout=5)
     assert not alive
+
+
+def test_ctrl_c_stops_the_master_and_every_worker(tmp_path: Path, model_dir: Path) -> None:
+    port = free_base_port()
+    flags = ["--arch", "monolith", "--scenario", "steady", "--duration", "60", "--rate", "20"]
+    proc = subprocess.Popen(
+        [*ARCHBENCH, "bench", "--quick", "--workers", "2", "--results-dir", str(tmp_path)]
+        + ["--port", str(port), *flags],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+
+        def workers_sending() -> list[psutil.Process] | None:
+            marks = list(tmp_path.glob("*/raw/steady/monolith/rep0/schedule.start"))
+            family = psutil.Process(proc.pid).children(recursive=True)
+            masters = [p for p in family if "locust" in " ".join(p.cmdline())]
+            return family if marks and len(masters) == 3 else None  # the master and 2 workers
+
+        family = wait_until(workers_sending, "the workers' schedules", 90)
+        proc.send_signal(signal.SIGINT)
+        _, alive = psutil.wait_procs(family, timeout=30)
+        assert not alive
+        _, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    raw = next(tmp_path.glob("*/raw/steady/monolith/rep0"))
+    # the workers' partial records were gathered and merged, marked as not complete
+    merged = read(raw / "latency.json")
+    assert not merged["completed"]
+    assert sorted(p.name for p in (raw / "workers").iterdir()) == ["worker-0.json", "worker-1.json"]
