@@ -11,6 +11,7 @@ absence is found from what arrived, not from a timing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -65,7 +66,8 @@ def is_worker(environment: Any) -> bool:
 def expected(runner: Any) -> int:
     """Open-loop users to run: one per expected worker on a master, else one."""
     if isinstance(runner, MasterRunner):
-        return max(1, int(runner.environment.parsed_options.expect_workers))
+        options: Any = runner.environment.parsed_options
+        return max(1, int(options.expect_workers))
     return 1
 
 
@@ -147,9 +149,9 @@ def _on_init(environment: Any, **_: Any) -> None:
 def _write_on_quit(environment: Any, **_: Any) -> None:
     # A stopped master's Locust quits without its test_stop: what arrived is written here.
     options = environment.parsed_options
-    if isinstance(environment.runner, MasterRunner) and options.record_file:
-        if not COLLECTOR.written:
-            _write_merged(environment.runner, Path(options.record_file))
+    master = isinstance(environment.runner, MasterRunner)
+    if master and options.record_file and not COLLECTOR.written:
+        _write_merged(environment.runner, Path(options.record_file))
 
 
 @events.test_start.add_listener
@@ -176,7 +178,5 @@ def _stop_lost_workers(environment: Any, **_: Any) -> None:
     for child in psutil.Process().children():
         if child.pid not in reported:
             logger.warning("stopping worker pid %d: it sent no record", child.pid)
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(child.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass

@@ -38,7 +38,8 @@ class _PickableShape(users.ScenarioShape):
         # The scenario decides the user class; another pick in the UI would crash the runner.
         self.runner.environment.user_classes = [ClosedLoopUser if closed else OpenLoopUser]
         # Workers run no shape: the scenario reaches them with the master's options.
-        self.runner.environment.parsed_options.scenario = self.scenario
+        options: Any = self.runner.environment.parsed_options
+        options.scenario = self.scenario
         super().reset_time()
 
 

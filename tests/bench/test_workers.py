@@ -20,7 +20,14 @@ import pytest
 from bench.analyse import runs as analysis
 from bench.load.distributed_records import worker_seed
 from bench.measure import latency
-from bench.run.locust_process import distribution, locust_command, start_locust, stop_group
+from bench.run.locust_process import (
+    LOCUSTFILE,
+    distribution,
+    free_port,
+    locust_command,
+    start_locust,
+    stop_group,
+)
 from pipeline.paths import ROOT
 from stack.budget import generator_cpus
 from stack.runner import Stack
@@ -222,3 +229,39 @@ def test_ctrl_c_stops_the_master_and_every_worker(tmp_path: Path, model_dir: Pat
     merged = read(raw / "latency.json")
     assert not merged["completed"]
     assert sorted(p.name for p in (raw / "workers").iterdir()) == ["worker-0.json", "worker-1.json"]
+
+
+def test_workers_started_elsewhere_join_a_master_by_its_address(
+    stack: Stack, tmp_path: Path
+) -> None:
+    # The --master-bind path: the master forks nothing and waits; the workers are started the
+    # way the README says for another machine (here on loopback), two of them by --processes.
+    port = free_port()
+    options = {
+        "--scenario": "steady",
+        "--rate": RATE_RPS,
+        "--duration": 3,
+        "--warmup": 1,
+        "--record-file": tmp_path / "latency.json",
+        "--exit-code-on-error": 0,
+        "--only-summary": True,
+        **distribution(2, f"127.0.0.1:{port}"),
+    }
+    master = start_locust(
+        locust_command(stack.url, options), generator_cpus(Budget()), tmp_path / "m"
+    )
+    worker_argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker"]
+    worker_argv += ["--master-host", "127.0.0.1", "--master-port", str(port), "--processes", "2"]
+    workers = start_locust(worker_argv, generator_cpus(Budget()), tmp_path / "w")
+    try:
+        finish(master)
+        workers.wait(timeout=30)
+    finally:
+        stop_group(workers)
+    merged = read(tmp_path / "latency.json")
+    assert [w["missing"] for w in merged["workers"]] == [False, False]
+    assert merged["completed"]
+    assert sorted(p.name for p in (tmp_path / "workers").iterdir()) == [
+        "worker-0.json",
+        "worker-1.json",
+    ]

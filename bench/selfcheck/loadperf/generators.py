@@ -54,11 +54,9 @@ def generator_runs(
     wrk_command = wrk.command(url + "/validate", script, config.wrk_s, 1, config.connections, cpus)
     runs = []
     for workers in config.workers:
-        say(f"monolith: wrk, then {workers} Locust worker(s) offered {config.worker_rate:g} req/s each")
-        peak = wrk.run(wrk_command, config.wrk_s)
-        runs.append(
-            generator_run(url, out / f"workers-{workers}", config, workers, cpus, peak.requests_per_s)
-        )
+        say(f"monolith: wrk, then {workers} worker(s) offered {config.worker_rate:g} req/s each")
+        peak = wrk.run(wrk_command, config.wrk_s).requests_per_s
+        runs.append(generator_run(url, out / f"workers-{workers}", config, workers, cpus, peak))
     return runs
 
 
