@@ -20,6 +20,8 @@ import pytest
 from bench.analyse import runs as analysis
 from bench.load.distributed_records import worker_seed
 from bench.measure import latency
+from bench.selfcheck.loadperf.generators import generator_run, lines
+from bench.selfcheck.loadperf.result import LoadPerfConfig
 from bench.run.locust_process import (
     LOCUSTFILE,
     distribution,
@@ -28,12 +30,18 @@ from bench.run.locust_process import (
     start_locust,
     stop_group,
 )
-from pipeline.paths import ROOT
 from stack.budget import generator_cpus
 from stack.runner import Stack
 from stack.topology import Budget
 from tests.bench.conftest import ARCHBENCH
-from tests.bench.test_ui import get_json, output, swarm, template_args, wait_until
+from tests.bench.test_ui import (
+    get_json,
+    output,
+    swarm,
+    template_args,
+    ui_process,
+    wait_until,
+)
 from tests.conftest import free_base_port, request
 
 RATE_RPS = 60.0
@@ -162,20 +170,7 @@ def test_a_stopped_worker_makes_the_run_invalid(stack: Stack, tmp_path: Path) ->
 def test_the_web_ui_drives_two_workers_with_our_shapes_and_resources(tmp_path: Path) -> None:
     base_port, web_port = free_base_port(), free_base_port(span=1)
     web = f"http://127.0.0.1:{web_port}"
-    code = (
-        "import signal, sys; from pathlib import Path; from bench.run.ui import main; "
-        "signal.signal(signal.SIGINT, signal.default_int_handler); "
-        f"main('monolith', {base_port}, {web_port}, Path(sys.argv[1]), workers=2)"
-    )
-    with (tmp_path / "ui.out").open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", code, str(tmp_path / "logs")],
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
+    with ui_process("monolith", base_port, web_port, tmp_path, workers=2) as proc:
         wait_until(lambda: f"Locust UI at {web}" in output(tmp_path), "the UI's line", 90)
         family = psutil.Process(proc.pid).children(recursive=True)
         page = template_args(request(web, "/", method="GET", content_type=None).body.decode())
@@ -188,10 +183,9 @@ def test_the_web_ui_drives_two_workers_with_our_shapes_and_resources(tmp_path: P
         stats = get_json(web, "/stats/requests")
         assert stats["stats"][-1]["num_requests"] > 0
         assert {r["name"] for r in stats["extended_stats"][0]["data"]} == {"monolith"}
-    finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
-    assert proc.returncode == 0, output(tmp_path)
+        assert proc.returncode == 0, output(tmp_path)
     _, alive = psutil.wait_procs(family, timeout=5)
     assert not alive
 
@@ -265,3 +259,13 @@ def test_workers_started_elsewhere_join_a_master_by_its_address(
         "worker-0.json",
         "worker-1.json",
     ]
+
+
+def test_loadperf_measures_each_workers_cpu_per_request(stack: Stack, tmp_path: Path) -> None:
+    # a small rate: what is checked is that every worker's figures come back, not their size
+    config = LoadPerfConfig(cost_s=2, cost_warmup_s=1, worker_rate=40)
+    run = generator_run(stack.url, tmp_path / "run", config, 2, generator_cpus(Budget()), 400.0)
+    assert run.offered_rps == 80 and run.achieved_rps is not None and run.achieved_rps > 0
+    assert len(run.us_per_request) == 2 and all(u and u > 0 for u in run.us_per_request)
+    assert len(run.cpu_share) == 2 and all(s is not None for s in run.cpu_share)
+    assert "generator with 2 worker(s): offered 80 req/s" in lines([run])[0]

@@ -13,7 +13,7 @@ from bench.analyse import runs as analysis
 from bench.load import payloads
 from bench.run.locust_process import distribution
 from bench.selfcheck import wrk
-from bench.selfcheck.loadperf.locust_runs import command, run_locust
+from bench.selfcheck.loadperf.locust_runs import cheap_requests, command, run_locust
 from bench.selfcheck.loadperf.result import LoadPerfConfig
 from pipeline.paths import DEFAULT_MODEL_DIR
 
@@ -64,17 +64,7 @@ def generator_run(
     url: str, out: Path, config: LoadPerfConfig, workers: int, cpus: list[int], wrk_rps: float
 ) -> GeneratorRun:
     """One open-loop run of `workers` workers at `worker_rate` each, judged per worker."""
-    options: dict[str, object] = {
-        "--scenario": "steady",
-        "--rate": config.worker_rate * workers,
-        "--duration": config.cost_s,
-        "--warmup": config.cost_warmup_s,
-        "--max-in-flight": config.max_in_flight,
-        "--mix": "validate",
-        "--invalid-share": 1,
-        "--payload-seed": config.seed,
-        **distribution(workers),
-    }
+    options = {**cheap_requests(config, config.worker_rate * workers), **distribution(workers)}
     argv = command(url, out, options)
     record = run_locust(argv, out, cpus, config.cost_warmup_s + config.cost_s + 10)
     verdict = analysis.validity(record)
