@@ -20,8 +20,6 @@ import pytest
 from bench.analyse import runs as analysis
 from bench.load.distributed_records import worker_seed
 from bench.measure import latency
-from bench.selfcheck.loadperf.generators import generator_run, lines
-from bench.selfcheck.loadperf.result import LoadPerfConfig
 from bench.run.locust_process import (
     LOCUSTFILE,
     distribution,
@@ -30,6 +28,8 @@ from bench.run.locust_process import (
     start_locust,
     stop_group,
 )
+from bench.selfcheck.loadperf.generators import generator_run, lines
+from bench.selfcheck.loadperf.result import LoadPerfConfig
 from stack.budget import generator_cpus
 from stack.runner import Stack
 from stack.topology import Budget
