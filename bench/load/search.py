@@ -33,7 +33,11 @@ class SearchConfig:
     tolerance: float = 0.05  # stop when the bracket's high end is within 5% of its low end
     start_fraction: float = 0.8  # of the closed-loop probe's throughput
     growth: float = 1.25  # upward step while no trial has failed
-    shrink: float = 2.0  # downward step while no trial has passed
+    # downward step while no trial has passed: gentle at first (the probe is usually near the
+    # knee, and a first fail is often the probe's own noise), then halving (a heavy model's SLO
+    # can bind far below the saturation throughput)
+    first_shrink: float = 1.25
+    shrink: float = 2.0
     max_trials: int = 10
     min_requests: int = MIN_REQUESTS
     min_trial_s: float = 2.0
@@ -113,7 +117,8 @@ def next_rate(trials: Sequence[Trial], estimate: float, config: SearchConfig) ->
         nxt = low * config.growth
         return None if low >= config.max_rate else _clamp(nxt, config)
     if low is None:
-        return None if high <= config.min_rate else _clamp(high / config.shrink, config)
+        shrink = config.first_shrink if len(trials) == 1 else config.shrink
+        return None if high <= config.min_rate else _clamp(high / shrink, config)
     if high / low - 1 > config.tolerance:
         return math.sqrt(low * high)
     for end, certain in ((low, margin[low] >= 2), (high, margin[high] <= -2)):

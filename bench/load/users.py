@@ -22,7 +22,7 @@ from locust.exception import CatchResponseError, StopTest, StopUser
 from bench.atomic import write_atomic
 from bench.load import distributed, payloads, shapes, wire
 from bench.load.search import MIN_REQUESTS, SearchConfig, Trial, next_rate, trial_seconds
-from bench.load.sender import Sender, search_config, trial_of
+from bench.load.sender import Request, Sender, idle_latency_s, search_config, settle, trial_of
 from bench.load.shapes import Schedule
 from bench.measure.latency import Recorder
 from pipeline.errors import UserError
@@ -38,6 +38,9 @@ class RunState:
     estimate_rps: float | None = None
     search: SearchConfig | None = None
     trials: list[Trial] = field(default_factory=list)
+    # the capacity search: the idle latency of one prediction, and each trial's settle seconds
+    idle_ms: float | None = None
+    settle_s: list[float] = field(default_factory=list)
     done: bool = False
     driving: bool = False
     capture: bool = True
@@ -113,9 +116,6 @@ def _add_options(parser: Any) -> None:
         action="store_true",
         help="skip the exact-latency record (to measure what capturing costs)",
     )
-
-
-Request = tuple[payloads.Payload, bytes]
 
 
 @cache
@@ -260,10 +260,15 @@ class OpenLoopUser(HttpUser):
 
     def search(self, requests: Iterator[Request], options: Any) -> None:
         """The capacity scenario: a closed-loop probe (the saturation throughput), a warm-up,
-        then open-loop trials at the rates bench.load.search chooses, each started once the
-        previous one's requests are answered and on a whole bin, so its bins are its own."""
+        then open-loop trials at the rates bench.load.search chooses. Each trial starts once the
+        previous one's requests are answered and the stack answers at its idle speed again
+        (sender.settle), on a whole bin, so its bins and its load are its own."""
         config = search_config(options)
         STATE.search = config
+        single = self.settle_request(requests)
+        call = partial(fire, self, single, 0.0, False, record=False)
+        idle_s = idle_latency_s(call)
+        STATE.idle_ms = idle_s * 1000
         STATE.estimate_rps = estimate = self.probe(requests, options.probe_duration)
         warmup_s = float(math.ceil(options.warmup))
         sender = Sender(
@@ -276,9 +281,10 @@ class OpenLoopUser(HttpUser):
         trials: list[Trial] = []
         while (rate := next_rate(trials, estimate, config)) is not None:
             sender.drain(self.network_timeout)
+            STATE.settle_s.append(round(settle(call, idle_s, self.network_timeout), 3))
             start_s = float(math.ceil(sender.elapsed()))
             end_s = steps[-1].end_s if steps else 0.0
-            if start_s > end_s:  # the pause while the queue drained: no arrivals scheduled
+            if start_s > end_s:  # the pause while the stack settled: no arrivals scheduled
                 steps.append(shapes.Step(end_s, start_s - end_s, 0.0))
             step = shapes.Step(start_s, trial_seconds(rate, config), rate)
             steps.append(step)
@@ -288,6 +294,17 @@ class OpenLoopUser(HttpUser):
             trials.append(trial_of(STATE.recorder, step, config))
             STATE.trials = trials
         sender.close(self.network_timeout + 1)
+
+    @staticmethod
+    def settle_request(requests: Iterator[Request]) -> Request:
+        """A valid single prediction from the pool: the request the stack's settling is timed
+        with (always the same, so its idle latency is one figure)."""
+        for _ in range(10_000):
+            request = next(requests)
+            payload = request[0]
+            if payload.name == "predict" and payload.expected_status == 200:
+                return request
+        raise StopTest("the payload pool holds no valid single prediction to time settling")
 
     def probe(self, requests: Iterator[Request], seconds: float) -> float:
         """Closed-loop throughput with as many concurrent requests as the in-flight bound."""
@@ -385,6 +402,8 @@ def record_of(environment: Any) -> dict[str, Any]:
         estimate_rps=STATE.estimate_rps,
         search=STATE.search.as_dict() if STATE.search else None,
         trials=[asdict(t) for t in STATE.trials],
+        idle_ms=STATE.idle_ms,
+        settle_s=STATE.settle_s,
         generator_cpu_s=STATE.window.get("cpu_s"),
         measured_wall_s=STATE.window.get("wall_s"),
         measured_unix=[STATE.window.get("start_unix"), STATE.window.get("end_unix")],

@@ -20,10 +20,10 @@ from PIL import Image
 from bench.analyse import capacity as search
 from bench.analyse import cost
 from bench.analyse import runs as analysis
-from bench.analyse import summary as summaries
 from bench.measure import latency, resources
 from bench.report.document import to_markdown
 from bench.report.page import REPORT_HTML, REPORT_MD, document
+from bench.run import rebuild
 from bench.store.folder import SCHEMA_VERSION
 from bench.store.stored import StoredRun
 from stack.topology import Budget
@@ -157,21 +157,22 @@ def test_the_spectrum_and_the_time_split_are_what_the_raw_data_gives(run_dir: Pa
 
 
 def rebuilt(run_dir: Path) -> StoredRun:
-    """The run's summary computed afresh from its raw records and samples."""
+    """The run's summary computed afresh from its raw records and samples (the rebuild path a
+    killed harness's folder takes), with the run's own status and rate."""
     meta, summary = read(run_dir / "meta.json"), read(run_dir / "summary.json")
     config = meta["config"]
-    runs = json.loads(json.dumps(summaries.scenario_runs(run_dir, config["slo_ms"])))
-    by_arch = analysis.aggregate(runs, config["archs"], config["scenarios"])
-    search.extend(by_arch, runs)
-    rate = search.common_rate(runs, config["archs"], config["rate_fraction"])
-    again = {
-        **summary,
-        "rate_rps": rate,
-        "runs": runs,
-        "by_arch": json.loads(json.dumps(by_arch)),
-        "ratios": json.loads(json.dumps(search.ratios(runs, config["archs"]))),
-    }
-    return StoredRun(run_dir, meta, again)
+    again = rebuild.summarize(
+        run_dir,
+        config["archs"],
+        config["scenarios"],
+        float(config["slo_ms"]),
+        Budget(**config["budget"]),
+        cost.load_prices(Path(config["prices"])),
+        summary["rate_rps"],
+        summary["status"],
+        summary["reason"],
+    )
+    return StoredRun(run_dir, meta, json.loads(json.dumps(again)))
 
 
 def test_every_number_in_the_report_follows_from_the_raw_data(run_dir: Path) -> None:

@@ -47,6 +47,13 @@ def test_it_starts_from_the_probe_and_brackets_downwards_too() -> None:
     assert result.low_rps <= 90 < (result.high_rps or 0)
 
 
+def test_the_first_step_down_is_gentle_then_the_search_halves() -> None:
+    trials = search(lambda rate: rate <= 30, estimate=600)
+    # 480 fails: 384 (the probe is usually near the knee), then halving while nothing passes
+    assert [t.rate for t in trials[:4]] == [480, 384, 192, 96]
+    assert outcome(trials, CONFIG).bound == "exact"
+
+
 def test_a_pass_above_a_fail_is_tried_again_not_believed() -> None:
     trials = [trial(480, True), trial(600, False), trial(537, True), trial(508, False)]
     # 508 failed below a passing 537: the fail is tried again first
