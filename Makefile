@@ -40,7 +40,7 @@ bench-full: model
 	$(BIN)/archbench bench --profile full
 
 ui: model
-	$(BIN)/archbench ui --arch $(ARCH) $(if $(MODEL),--model $(MODEL))
+	$(BIN)/archbench ui --arch $(ARCH) $(if $(MODEL),--model $(MODEL)) $(if $(WORKERS),--workers $(WORKERS))
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy pipeline serving monolith microservices stack archbench bench

@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import payloads
+from bench.load.distributed_records import SCENARIOS as DISTRIBUTED
 from bench.load.search import MIN_REQUESTS
 from bench.load.shapes import SCENARIOS
 from bench.run import faults, update
 from bench.run.faults import FaultConfig
+from bench.run.locust_process import split_address
 from bench.run.update import UpdateConfig
 from pipeline.errors import UserError
 from pipeline.paths import DEFAULT_MODEL_DIR, ROOT
@@ -134,6 +136,10 @@ class BenchConfig:
     secure_hops: bool = False
     # remote: the running deployments measured, one per architecture (stack.targets)
     targets: tuple[Target, ...] = ()
+    # Locust workers sharing the open-loop schedule (0: one Locust process); with master_bind
+    # (HOST:PORT) they are started elsewhere, else forked on the generator's CPUs.
+    workers: int = 0
+    master_bind: str | None = None
 
     def runs(self, part: str) -> bool:
         """Whether a harness part (scaling, sweep, framework) runs: asked for, or in the full
@@ -162,6 +168,24 @@ class BenchConfig:
     def as_dict(self) -> dict[str, Any]:
         # A target's admin token never reaches a run folder.
         return {**asdict(self), "targets": [t.public() for t in self.targets]}
+
+    def _check_workers(self) -> None:
+        if self.workers < 0:
+            raise ConfigError(f"--workers must be 0 or more, not {self.workers}")
+        others = [s for s in self.scenarios if s not in DISTRIBUTED]
+        if self.workers and (others or self.profile != "default"):
+            raise ConfigError(
+                f"--workers runs the {' and '.join(DISTRIBUTED)} scenarios only, not "
+                f"{', '.join(others) or 'the full profile'}; choose them with --scenario "
+                f"{','.join(DISTRIBUTED)}"
+            )
+        if self.master_bind is not None:
+            if not self.workers:
+                raise ConfigError("--master-bind needs --workers N: the workers it waits for")
+            try:
+                split_address(self.master_bind)
+            except ValueError as exc:
+                raise ConfigError(f"--master-bind: {exc}") from None
 
     def check(self) -> BenchConfig:
         """Raise ConfigError naming the first invalid value and what is valid."""
@@ -194,6 +218,7 @@ class BenchConfig:
         if not self.sweep_batches or min(self.sweep_batches) < 1:
             raise ConfigError(f"batch sizes must be 1 or more, not {self.sweep_batches}")
         self._check_backend()
+        self._check_workers()
         if not self.archs or not self.scenarios:
             raise ConfigError("choose at least one architecture and one scenario")
         try:

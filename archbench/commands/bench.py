@@ -77,6 +77,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="mutual TLS between the gateway and the stages (the monolith has no hops)",
     )
     _register_targets(parser)
+    parser.add_argument(
+        "--workers", type=int, help="Locust workers sharing the load (steady, spike); default 0"
+    )
+    parser.add_argument(
+        "--master-bind", metavar="HOST:PORT", help="--workers on other machines: wait for them"
+    )
     parser.set_defaults(func=run)
 
 
@@ -137,6 +143,8 @@ def run(args: argparse.Namespace) -> None:
         "backend": args.backend,
         "docker_budget": args.docker_budget,
         "secure_hops": args.secure_hops,
+        "workers": args.workers,
+        "master_bind": args.master_bind,
     }
     faulted: dict[str, Any] = {
         "kinds": _listed(args.fault),

@@ -19,6 +19,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--rounds", type=int, default=4, help="rounds of Locust against wrk on each stack"
     )
     parser.add_argument("--port", type=int, default=8900, help="monolith port; micro: port+10..")
+    parser.add_argument(
+        "--workers", help="Locust worker counts whose capacity to measure next to wrk, e.g. 1,2,4"
+    )
+    parser.add_argument(
+        "--worker-rate", type=float, default=8000.0, help="open-loop req/s offered per worker"
+    )
     parser.set_defaults(func=run)
 
 
@@ -28,6 +34,15 @@ def run(args: argparse.Namespace) -> None:
     for flag, value in (("--repeat", args.repeat), ("--rounds", args.rounds)):
         if value < 1:
             raise UserError(f"{flag} must be 1 or more, not {value}")
+    try:
+        workers = tuple(int(n) for n in args.workers.split(",")) if args.workers else ()
+    except ValueError:
+        workers = (0,)
+    if any(n < 1 for n in workers) or args.worker_rate <= 0:
+        raise UserError(
+            f"--workers takes worker counts of 1 or more separated by commas (not "
+            f"{args.workers!r}) and --worker-rate a rate above 0"
+        )
     require_tools("loadperf")
     config = LoadPerfConfig(
         rate=args.rate,
@@ -35,5 +50,7 @@ def run(args: argparse.Namespace) -> None:
         repeats=args.repeat,
         rounds=args.rounds,
         base_port=args.port,
+        workers=workers,
+        worker_rate=args.worker_rate,
     )
     main(config)

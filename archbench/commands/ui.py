@@ -16,12 +16,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--model", type=Path, metavar="DIR", help="bundle to serve and load (default: models/demo)"
     )
+    parser.add_argument(
+        "--workers", type=int, default=0, help="Locust workers sharing the load (default: none)"
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> None:
     from bench.run.ui import main
+    from pipeline.errors import UserError
     from serving.settings import Settings
+
+    if args.workers < 0:
+        raise UserError(f"--workers must be 0 or more, not {args.workers}")
 
     # the flag, else ARCHBENCH_MODEL_DIR, else the demo bundle
     main(
@@ -29,4 +36,5 @@ def run(args: argparse.Namespace) -> None:
         args.port,
         args.web_port,
         model_dir=Settings.from_env(model_dir=args.model).model_dir,
+        workers=args.workers,
     )

@@ -146,8 +146,11 @@ def validity(
         bins = measured_bins(record)
         bin_s = record["bin_s"]
         wanted, span_s = set(bins), max(len(bins) * bin_s, bin_s)
-        arrivals = shapes.arrivals(schedule, record["payload_seed"])
-        planned = sum(1 for t in arrivals if t >= schedule.warmup_s and int(t // bin_s) in wanted)
+        planned = sum(
+            1
+            for t in planned_arrivals(record)
+            if t >= schedule.warmup_s and int(t // bin_s) in wanted
+        )
         scheduled = planned / span_s
         issued = counts(record, bins)["sent"]
         # Time the scheduler spent waiting for the in-flight bound is the server's doing.
@@ -166,7 +169,30 @@ def validity(
                 reasons.append(
                     f"schedule slipped: p99 send delay {late_p99:.1f} ms > {max_late_ms} ms"
                 )
+    reasons += worker_reasons(record, max_cpu_share, max_shortfall, max_late_ms)
     return Validity(not reasons, reasons, share, scheduled, achieved, late_p99)
+
+
+def planned_arrivals(record: dict[str, Any]) -> Iterable[float]:
+    """The arrivals the run planned: its own, or the sum of its Locust workers' (each worker a
+    Poisson process of its own: bench.load.distributed_records)."""
+    for part in record.get("workers") or [record]:
+        schedule = schedule_of(part)
+        if schedule is not None:
+            yield from shapes.arrivals(schedule, part["payload_seed"])
+
+
+def worker_reasons(record: dict[str, Any], *limits: float) -> list[str]:
+    """A distributed run's workers judged one by one (CPU, send slippage, achieved rate): one
+    saturated, stopped or lost worker invalidates the whole."""
+    reasons = []
+    for worker in record.get("workers") or []:
+        index = worker["worker_index"]
+        if worker.get("missing"):
+            reasons.append(f"worker {index} sent no record (stopped, lost or cut short)")
+            continue
+        reasons += [f"worker {index}: {r}" for r in validity(worker, None, *limits).reasons]
+    return reasons
 
 
 def over_time(record: dict[str, Any]) -> list[dict[str, Any]]:

@@ -37,6 +37,9 @@ class _PickableShape(users.ScenarioShape):
         closed = self.scenario in shapes.CLOSED_LOOP
         # The scenario decides the user class; another pick in the UI would crash the runner.
         self.runner.environment.user_classes = [ClosedLoopUser if closed else OpenLoopUser]
+        # Workers run no shape: the scenario reaches them with the master's options.
+        options: Any = self.runner.environment.parsed_options
+        options.scenario = self.scenario
         super().reset_time()
 
 

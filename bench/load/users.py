@@ -20,7 +20,7 @@ from locust import LoadTestShape, User, constant, events, task
 from locust.exception import CatchResponseError, StopTest, StopUser
 
 from bench.atomic import write_atomic
-from bench.load import payloads, shapes, wire
+from bench.load import distributed, payloads, shapes, wire
 from bench.load.search import MIN_REQUESTS, SearchConfig, Trial, next_rate, trial_seconds
 from bench.load.sender import Request, Sender, idle_latency_s, search_config, settle, trial_of
 from bench.load.shapes import Schedule
@@ -43,6 +43,7 @@ class RunState:
     idle_ms: float | None = None
     settle_s: list[float] = field(default_factory=list)
     done: bool = False
+    driving: bool = False
     capture: bool = True
     window: dict[str, float] = field(default_factory=dict)
 
@@ -56,6 +57,7 @@ def _stop_on_sigterm(environment: Any, **_: Any) -> None:
     # SIGTERM would kill the process before it writes anything: stop the run cleanly instead.
     def stop() -> None:
         if environment.runner is not None:
+            distributed.interrupt(environment)  # a master gathers its workers' records first
             environment.runner.stop()
 
     gevent.signal_handler(signal.SIGTERM, stop)
@@ -217,6 +219,8 @@ def fire(user: HttpUser, request: Request, intended: float, capped: bool, record
 
 
 def scenario_of(environment: Any) -> str:
+    if distributed.is_worker(environment):  # a worker runs no shape: the master's options say
+        return str(environment.parsed_options.scenario)
     shape = environment.shape_class
     return getattr(shape, "scenario", None) or environment.parsed_options.scenario
 
@@ -227,6 +231,9 @@ class OpenLoopUser(HttpUser):
 
     @task
     def drive(self) -> None:
+        if STATE.driving:  # one schedule per process: a user a master re-dispatches adds none
+            raise StopUser()
+        STATE.driving = True
         options = self.environment.parsed_options
         requests = self.request_cycle()
         scenario = scenario_of(self.environment)
@@ -254,6 +261,7 @@ class OpenLoopUser(HttpUser):
                 sender.run(step, rng)
             sender.close(self.network_timeout + 1)
         STATE.done = True
+        distributed.report(self.environment, lambda: record_of(self.environment))
         raise StopUser()
 
     def search(self, requests: Iterator[Request], options: Any) -> None:
@@ -355,9 +363,10 @@ class ScenarioShape(LoadTestShape):
             if users is None:
                 return None
             return users, options.ramp_spawn_rate, [ClosedLoopUser]
-        if STATE.done:
+        if STATE.done or distributed.collected(self.runner, scenario_of(environment)):
             return None
-        return 1, 1, [OpenLoopUser]
+        users = distributed.expected(self.runner)  # one open-loop user per worker
+        return users, users, [OpenLoopUser]
 
 
 @events.test_start.add_listener
@@ -386,7 +395,19 @@ def _on_stop(environment: Any, **_: Any) -> None:
         )
     if not options or not options.record_file:
         return
-    record = STATE.recorder.to_json(
+    if distributed.report(environment, lambda: record_of(environment)):
+        return
+    # Atomic: a harness killed while Locust writes leaves no half record for a rebuilt summary.
+    write_atomic(Path(options.record_file), record_of(environment))
+    if isinstance(STATE.recorder, Ledger) and options.request_log:
+        write_atomic(Path(options.request_log), STATE.recorder.ledger_json())
+
+
+def record_of(environment: Any) -> dict[str, Any]:
+    """This process's exact-latency record of the run so far."""
+    options = environment.parsed_options
+    scenario = scenario_of(environment)
+    return STATE.recorder.to_json(
         scenario=scenario,
         schedule=STATE.schedule.to_json() if STATE.schedule else None,
         estimate_rps=STATE.estimate_rps,
@@ -401,7 +422,3 @@ def _on_stop(environment: Any, **_: Any) -> None:
         completed=STATE.done or scenario in shapes.CLOSED_LOOP,
         payload_seed=options.payload_seed,
     )
-    # Atomic: a harness killed while Locust writes leaves no half record for a rebuilt summary.
-    write_atomic(Path(options.record_file), record)
-    if isinstance(STATE.recorder, Ledger) and options.request_log:
-        write_atomic(Path(options.request_log), STATE.recorder.ledger_json())

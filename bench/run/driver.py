@@ -15,7 +15,7 @@ from bench.analyse.summary import JOB_FILE
 from bench.config import BenchConfig
 from bench.measure import resources
 from bench.run.job import Job, locust_argv, longest_seconds, planned_seconds
-from bench.run.locust_process import LOCUST_GRACE_S, start_locust, stop_group
+from bench.run.locust_process import LOCUST_GRACE_S, start_locust, stop_grace_s, stop_group
 from bench.run.progress import Display
 from bench.store.folder import RunFolder, write_atomic
 from stack.backends import new_stack
@@ -153,7 +153,7 @@ class Driver:
             # Keep what this job gathered: Locust writes its record as it stops.
             interrupted = True
         finally:
-            stop_group(locust)
+            stop_group(locust, stop_grace_s(config.workers))
             write_atomic(out / "samples.json", sampler.rows)
             if injection is not None:
                 write_atomic(out / "events.json", injection.as_dict())

@@ -10,7 +10,7 @@ from typing import Any
 from bench.config import BenchConfig
 from bench.run import update
 from bench.run.faults import SCENARIO, FaultRun
-from bench.run.locust_process import locust_command, recording
+from bench.run.locust_process import distribution, locust_command, recording
 from bench.run.update import UpdateRun
 
 # Trials a capacity search takes on a quiet machine, for the progress bar (bench.load.search).
@@ -104,6 +104,7 @@ def locust_argv(
             "--payload-seed": config.seed + job.rep,
             "--invalid-share": config.invalid_share,
             **recording(out),
+            **distribution(config.workers, config.master_bind),
             "--csv": out / "locust",
             "--html": out / "locust.html",
             **(extra or {}),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bench.load import payloads
 from bench.measure.process import STACK_PIDS_ENV
-from bench.run.locust_process import start_locust, stop_group
+from bench.run.locust_process import distribution, start_locust, stop_group
 from pipeline.paths import DEFAULT_MODEL_DIR, LOG_ROOT, ROOT
 from stack.budget import generator_cpus
 from stack.runner import Stack, StackError, port_free, terminate_as_interrupt
@@ -24,13 +24,17 @@ DEFAULT_WEB_PORT = 8089
 UI_READY_TIMEOUT_S = 30.0
 
 
-def locust_argv(url: str, web_port: int, model_dir: Path) -> list[str]:
-    """Locust's web UI on `web_port` driving `url` with payloads made from `model_dir`."""
-    return [
+def locust_argv(url: str, web_port: int, model_dir: Path, workers: int = 0) -> list[str]:
+    """Locust's web UI on `web_port` driving `url` with payloads made from `model_dir`; with
+    `workers`, a master whose forked workers share the open-loop schedule."""
+    argv = [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", url,
         "--web-host", "127.0.0.1", "--web-port", str(web_port), "--class-picker",
         "--model-dir", str(model_dir),
     ]  # fmt: skip
+    for name, value in distribution(workers).items():
+        argv += [name, str(value)]
+    return argv
 
 
 def check_web_port(web_port: int, stack: Stack) -> None:
@@ -71,10 +75,12 @@ def main(
     web_port: int = DEFAULT_WEB_PORT,
     log_dir: Path | None = None,
     model_dir: Path = DEFAULT_MODEL_DIR,
+    workers: int = 0,
 ) -> None:
     """Start the stack serving `model_dir` and Locust's web UI loading it with that bundle's
     records, print where they are, stop both on Ctrl-C/SIGTERM. A folder without a usable
-    bundle: BundleError, before anything starts."""
+    bundle: BundleError, before anything starts. `workers` forks that many Locust workers
+    (bench.load.distributed: the open-loop shapes share their rate; the search runs on one)."""
     payloads.source(model_dir)
     budget = Budget()
     settings = {"model_dir": model_dir}
@@ -85,7 +91,7 @@ def main(
         try:
             stack.start()
             log = stack.log_dir / "locust.log"
-            argv = locust_argv(stack.url, web_port, model_dir)
+            argv = locust_argv(stack.url, web_port, model_dir, workers)
             env = {STACK_PIDS_ENV: json.dumps(stack.pids())}
             locust = start_locust(argv, generator_cpus(budget), log, env)
             wait_for_ui(locust, web_port, log)

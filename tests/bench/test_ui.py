@@ -28,14 +28,14 @@ REQUEST_NAMES = {"predict", "predict-batch", "validate"}
 
 @contextmanager
 def ui_process(
-    arch: str, base_port: int, web_port: int, tmp_path: Path
+    arch: str, base_port: int, web_port: int, tmp_path: Path, workers: int = 0
 ) -> Iterator[subprocess.Popen[bytes]]:
     """`bench.run.ui.main` in a child process; stopped like Ctrl-C (or killed) if a test fails."""
     # A child started with SIGINT ignored (a background job) would keep ignoring Ctrl-C.
     code = (
         "import signal, sys; from pathlib import Path; from bench.run.ui import main; "
         "signal.signal(signal.SIGINT, signal.default_int_handler); "
-        f"main({arch!r}, {base_port}, {web_port}, Path(sys.argv[1]))"
+        f"main({arch!r}, {base_port}, {web_port}, Path(sys.argv[1]), workers={workers})"
     )
     with (tmp_path / "ui.out").open("wb") as out:
         proc = subprocess.Popen(

@@ -68,21 +68,26 @@ def logged_between(stats: list[dict[str, Any]], start_unix: float, end_unix: flo
     return total
 
 
-def cost_run(
-    url: str, out: Path, config: LoadPerfConfig, capture: bool, cpus: list[int]
-) -> CostRun:
-    """Steady open-loop invalid /validate records (answered 422 at once, which is correct)."""
-    options: dict[str, object] = {
+def cheap_requests(config: LoadPerfConfig, rate: float) -> dict[str, object]:
+    """Options of a steady open-loop run of invalid /validate records at `rate` for the cost
+    runs' seconds: requests the stack answers at once, so the generator is what is measured."""
+    return {
         "--scenario": "steady",
-        "--rate": config.rate,
+        "--rate": rate,
         "--duration": config.cost_s,
         "--warmup": config.cost_warmup_s,
         "--max-in-flight": config.max_in_flight,
         "--mix": "validate",
         "--invalid-share": 1,
         "--payload-seed": config.seed,
-        "--no-latency-capture": not capture,
     }
+
+
+def cost_run(
+    url: str, out: Path, config: LoadPerfConfig, capture: bool, cpus: list[int]
+) -> CostRun:
+    """Steady open-loop invalid /validate records (answered 422 at once, which is correct)."""
+    options = {**cheap_requests(config, config.rate), "--no-latency-capture": not capture}
     argv = command(url, out, {k: v for k, v in options.items() if v is not False})
     record = run_locust(argv, out, cpus, config.cost_warmup_s + config.cost_s)
     stats = locust_stats(out)

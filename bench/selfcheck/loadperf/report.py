@@ -12,6 +12,7 @@ from rich.table import Table
 from bench.analyse import runs as analysis
 from bench.report.console import NOT_AVAILABLE, median_range, share
 from bench.selfcheck.conditions import MAX_FOREIGN_SHARE, budget_text, cpu_list, skew_warning
+from bench.selfcheck.loadperf import generators
 from bench.selfcheck.loadperf.result import PROBE, USERS, WRK, CostRun, LoadPerfResult
 from bench.selfcheck.rounds import Figure, cell, figure, legend, paired, per_round
 from bench.selfcheck.targets import interval_verdict, targets_table, verdict
@@ -137,6 +138,7 @@ def conditions(result: LoadPerfResult) -> list[str]:
         f"{phase} {g:.0%}/{share(s, NOT_AVAILABLE)}" for phase, (g, s) in worst.items()
     )
     lines.append(f"CPU taken by other work (generator CPU/SUT CPU), worst run: {foreign}")
+    lines += generators.lines(result.generators)
     commands = {
         f"cost {'with' if c.capture else 'without'} capture": c.command for c in result.costs
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench.analyse.runs import Validity
 from pipeline.errors import UserError
@@ -37,6 +38,10 @@ class LoadPerfConfig:
     probe_s: float = 3.0
     seed: int = 1
     base_port: int = 8900
+    # Locust worker counts whose open-loop capacity is measured next to wrk (none: skipped), each
+    # worker offered worker_rate req/s: more than one core sends
+    workers: tuple[int, ...] = ()
+    worker_rate: float = 8000.0
 
 
 @dataclass(frozen=True)
@@ -92,3 +97,5 @@ class LoadPerfResult:
     # Per phase (a kind of run): each run's share of the generator CPU, and of the SUT CPU, busy
     # with other work.
     foreign: dict[str, list[tuple[float, float | None]]] = field(default_factory=dict)
+    # The generator's capacity per worker count (bench.selfcheck.loadperf.generators).
+    generators: list[Any] = field(default_factory=list)

@@ -21,6 +21,7 @@ from bench.report.console import stdout
 from bench.selfcheck import wrk
 from bench.selfcheck.conditions import pinned
 from bench.selfcheck.loadperf import report
+from bench.selfcheck.loadperf.generators import generator_runs
 from bench.selfcheck.loadperf.locust_runs import cost_run, probe_run, users_run
 from bench.selfcheck.loadperf.result import (
     PROBE,
@@ -92,6 +93,11 @@ def run(config: LoadPerfConfig, progress: Callable[[str], None] | None = None) -
             result.applied[arch] = stack.applied
             if arch == "monolith":
                 _costs(result, stack, say)
+                if config.workers:
+                    with watched(result, "workers", stack):
+                        result.generators = generator_runs(
+                            stack.url, out / arch, config, result.generator_cpus, say
+                        )
             result.saturation[arch] = _saturation(result, stack, arch, script, say)
             stack.check_alive()
     return result

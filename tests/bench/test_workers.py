@@ -1,0 +1,271 @@
+"""Locust's master and two real worker processes against a real stack on loopback: the master's
+record is the exact merge of the workers' (counts sum, percentiles from added histograms), the
+run is valid, and a stopped worker makes it invalid without leaving a process behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from bench.analyse import runs as analysis
+from bench.load.distributed_records import worker_seed
+from bench.measure import latency
+from bench.run.locust_process import (
+    LOCUSTFILE,
+    distribution,
+    free_port,
+    locust_command,
+    start_locust,
+    stop_group,
+)
+from bench.selfcheck.loadperf.generators import generator_run, lines
+from bench.selfcheck.loadperf.result import LoadPerfConfig
+from stack.budget import generator_cpus
+from stack.runner import Stack
+from stack.topology import Budget
+from tests.bench.conftest import ARCHBENCH
+from tests.bench.test_ui import (
+    get_json,
+    output,
+    swarm,
+    template_args,
+    ui_process,
+    wait_until,
+)
+from tests.conftest import free_base_port, request
+
+RATE_RPS = 60.0
+# Longer than any stall of a test process between two lines: the stopped worker's own schedule
+# cannot have ended (and its record been sent) before it is stopped.
+STOPPED_RUN_S = 10.0
+
+
+def read(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator[Stack]:
+    with Stack("monolith", free_base_port(), log_dir=tmp_path_factory.mktemp("logs")) as stack:
+        yield stack
+
+
+def start(stack: Stack, out: Path, duration_s: float) -> subprocess.Popen[bytes]:
+    """A master and two forked workers driving the steady scenario, records into `out`."""
+    options: dict[str, object] = {
+        "--scenario": "steady",
+        "--rate": RATE_RPS,
+        "--duration": duration_s,
+        "--warmup": 1,
+        "--invalid-share": 0,
+        "--payload-seed": 3,
+        "--record-file": out / "latency.json",
+        "--exit-code-on-error": 0,
+        "--only-summary": True,
+        "--loglevel": "INFO",  # the master logs each worker it sees ready
+        **distribution(2),
+    }
+    return start_locust(locust_command(stack.url, options), generator_cpus(Budget()), out / "log")
+
+
+def finish(locust: subprocess.Popen[bytes], timeout_s: float = 90) -> None:
+    """Wait for the master to end on its own; whatever happens, leave no process behind."""
+    group = os.getpgid(locust.pid)
+    try:
+        locust.wait(timeout=timeout_s)
+    finally:
+        stop_group(locust)
+    assert not [p for p in psutil.process_iter() if _in_group(p, group)]
+
+
+def _in_group(process: psutil.Process, group: int) -> bool:
+    try:
+        return os.getpgid(process.pid) == group and process.status() != psutil.STATUS_ZOMBIE
+    except (ProcessLookupError, psutil.Error):
+        return False
+
+
+def values(hist: Any) -> list[int]:
+    """Every latency a histogram holds (at HDR precision), in order."""
+    out: list[int] = []
+    for item in hist.get_recorded_iterator():
+        out += [item.value_iterated_to] * item.count_added_in_this_iter_step
+    return sorted(out)
+
+
+def percentile(pooled: list[int], p: float) -> int:
+    """The smallest value with at least p percent of the values at or below it."""
+    rank = max(1, -(-len(pooled) * p // 100))
+    return pooled[int(rank) - 1]
+
+
+def test_two_workers_merge_exactly_into_a_valid_run(stack: Stack, tmp_path: Path) -> None:
+    finish(start(stack, tmp_path, duration_s=4))
+    merged = read(tmp_path / "latency.json")
+    workers = [read(tmp_path / "workers" / f"worker-{i}.json") for i in (0, 1)]
+    # each worker ran a Poisson process at half the rate, from a seed of its own
+    assert {w["schedule"]["steps"][0]["rate"] for w in workers} == {RATE_RPS / 2}
+    assert [w["payload_seed"] for w in workers] == [worker_seed(3, 0), worker_seed(3, 1)]
+    assert merged["schedule"]["steps"][0]["rate"] == RATE_RPS
+    # the merged request count is the sum of the workers' counts, bin by bin and in all
+    for key in ("sent", "ok", "failed", "shed"):
+        assert sum(c[key] for c in merged["counts"]) == sum(
+            c[key] for w in workers for c in w["counts"]
+        )
+    sent = sum(c["sent"] for c in merged["counts"])
+    assert sent > 0.5 * RATE_RPS * 5  # both workers sent their share
+    assert all(sum(c["sent"] for c in w["counts"]) > 0 for w in workers)
+    # percentiles of the merged histogram are those of the pooled latencies, not an average
+    bins = analysis.all_bins(merged)
+    pooled = sorted(
+        v for w in workers for v in values(analysis.merged(w, "intended", analysis.all_bins(w)))
+    )
+    hist = analysis.merged(merged, "intended", bins)
+    assert hist.get_total_count() == len(pooled)
+    for p in (50.0, 99.0):
+        assert hist.get_value_at_percentile(p) == pytest.approx(percentile(pooled, p), rel=1e-3)
+    summary = latency.summary_ms(hist)
+    assert summary["count"] == len(pooled)
+    # valid: both workers reported a complete schedule at their rate within their CPU (a send
+    # slip on this shared VM is the machine's noise, which the analysis tests judge on data)
+    verdict = analysis.validity(merged)
+    assert [r for r in verdict.reasons if "schedule slipped" not in r] == []
+    assert merged["completed"] and [w["missing"] for w in merged["workers"]] == [False, False]
+
+
+def test_a_stopped_worker_makes_the_run_invalid(stack: Stack, tmp_path: Path) -> None:
+    locust = start(stack, tmp_path, duration_s=STOPPED_RUN_S)
+    try:
+        deadline = time.monotonic() + 60
+        while "2 workers connected" not in (tmp_path / "log").read_text():
+            assert time.monotonic() < deadline and locust.poll() is None, "workers never ready"
+            time.sleep(0.1)
+        stopped = psutil.Process(locust.pid).children()[0]
+        os.kill(stopped.pid, signal.SIGSTOP)
+    finally:
+        # the master ends on its own: the stopped worker goes missing, the other reports
+        finish(locust)
+    merged = read(tmp_path / "latency.json")
+    missing = [w for w in merged["workers"] if w["missing"]]
+    assert len(missing) == 1
+    assert stopped.pid not in [w.get("pid") for w in merged["workers"]]
+    verdict = analysis.validity(merged)
+    assert not verdict.valid
+    index = missing[0]["worker_index"]
+    assert f"worker {index} sent no record (stopped, lost or cut short)" in verdict.reasons
+    # the whole fell short by the stopped worker's share of the schedule
+    assert any("short of the scheduled" in r for r in verdict.reasons), verdict.reasons
+
+
+def test_the_web_ui_drives_two_workers_with_our_shapes_and_resources(tmp_path: Path) -> None:
+    base_port, web_port = free_base_port(), free_base_port(span=1)
+    web = f"http://127.0.0.1:{web_port}"
+    with ui_process("monolith", base_port, web_port, tmp_path, workers=2) as proc:
+        wait_until(lambda: f"Locust UI at {web}" in output(tmp_path), "the UI's line", 90)
+        family = psutil.Process(proc.pid).children(recursive=True)
+        page = template_args(request(web, "/", method="GET", content_type=None).body.decode())
+        assert page["extendedTabs"] == [{"key": "resources", "title": "Resources"}]
+        assert "Steady" in page["available_shape_classes"]
+        wait_until(lambda: get_json(web, "/stats/requests")["worker_count"] == 2, "workers", 30)
+        swarm(web, "Steady", rate=20, duration=3, warmup=0)
+        # the shape ends once both workers have sent their share (Locust merges its own stats)
+        wait_until(lambda: get_json(web, "/stats/requests")["state"] == "stopped", "the end", 60)
+        stats = get_json(web, "/stats/requests")
+        assert stats["stats"][-1]["num_requests"] > 0
+        assert {r["name"] for r in stats["extended_stats"][0]["data"]} == {"monolith"}
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+        assert proc.returncode == 0, output(tmp_path)
+    _, alive = psutil.wait_procs(family, timeout=5)
+    assert not alive
+
+
+def test_ctrl_c_stops_the_master_and_every_worker(tmp_path: Path, model_dir: Path) -> None:
+    port = free_base_port()
+    flags = ["--arch", "monolith", "--scenario", "steady", "--duration", "60", "--rate", "20"]
+    proc = subprocess.Popen(
+        [*ARCHBENCH, "bench", "--quick", "--workers", "2", "--results-dir", str(tmp_path)]
+        + ["--port", str(port), *flags],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+
+        def workers_sending() -> list[psutil.Process] | None:
+            marks = list(tmp_path.glob("*/raw/steady/monolith/rep0/schedule.start"))
+            family = psutil.Process(proc.pid).children(recursive=True)
+            masters = [p for p in family if "locust" in " ".join(p.cmdline())]
+            return family if marks and len(masters) == 3 else None  # the master and 2 workers
+
+        family = wait_until(workers_sending, "the workers' schedules", 90)
+        proc.send_signal(signal.SIGINT)
+        _, alive = psutil.wait_procs(family, timeout=30)
+        assert not alive
+        _, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    raw = next(tmp_path.glob("*/raw/steady/monolith/rep0"))
+    # the workers' partial records were gathered and merged, marked as not complete
+    merged = read(raw / "latency.json")
+    assert not merged["completed"]
+    assert sorted(p.name for p in (raw / "workers").iterdir()) == ["worker-0.json", "worker-1.json"]
+
+
+def test_workers_started_elsewhere_join_a_master_by_its_address(
+    stack: Stack, tmp_path: Path
+) -> None:
+    # The --master-bind path: the master forks nothing and waits; the workers are started the
+    # way the README says for another machine (here on loopback), two of them by --processes.
+    port = free_port()
+    options = {
+        "--scenario": "steady",
+        "--rate": RATE_RPS,
+        "--duration": 3,
+        "--warmup": 1,
+        "--record-file": tmp_path / "latency.json",
+        "--exit-code-on-error": 0,
+        "--only-summary": True,
+        **distribution(2, f"127.0.0.1:{port}"),
+    }
+    master = start_locust(
+        locust_command(stack.url, options), generator_cpus(Budget()), tmp_path / "m"
+    )
+    worker_argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker"]
+    worker_argv += ["--master-host", "127.0.0.1", "--master-port", str(port), "--processes", "2"]
+    workers = start_locust(worker_argv, generator_cpus(Budget()), tmp_path / "w")
+    try:
+        finish(master)
+        workers.wait(timeout=30)
+    finally:
+        stop_group(workers)
+    merged = read(tmp_path / "latency.json")
+    assert [w["missing"] for w in merged["workers"]] == [False, False]
+    assert merged["completed"]
+    assert sorted(p.name for p in (tmp_path / "workers").iterdir()) == [
+        "worker-0.json",
+        "worker-1.json",
+    ]
+
+
+def test_loadperf_measures_each_workers_cpu_per_request(stack: Stack, tmp_path: Path) -> None:
+    # a small rate: what is checked is that every worker's figures come back, not their size
+    config = LoadPerfConfig(cost_s=2, cost_warmup_s=1, worker_rate=40)
+    run = generator_run(stack.url, tmp_path / "run", config, 2, generator_cpus(Budget()), 400.0)
+    assert run.offered_rps == 80 and run.achieved_rps is not None and run.achieved_rps > 0
+    assert len(run.us_per_request) == 2 and all(u and u > 0 for u in run.us_per_request)
+    assert len(run.cpu_share) == 2 and all(s is not None for s in run.cpu_share)
+    assert "generator with 2 worker(s): offered 80 req/s" in lines([run])[0]
