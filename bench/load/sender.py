@@ -20,12 +20,6 @@ from bench.measure.latency import Recorder, summary_ms
 
 # Longest a request may wait past its time for a free in-flight slot before it is shed.
 MAX_SLOT_WAIT_S = 1.0
-# The stack has settled after an overload when this many sequential requests in a row each take
-# at most SETTLE_FACTOR times its idle latency plus SETTLE_SLACK_S: a request queued behind a
-# leftover backlog (work whose client already gave up) takes a backlog's time, not an idle one's.
-SETTLE_RUN = 3
-SETTLE_FACTOR = 3.0
-SETTLE_SLACK_S = 0.002
 # A payload with its request's bytes, encoded once (bench/load/wire.py).
 Request = tuple[payloads.Payload, bytes]
 
@@ -51,35 +45,6 @@ def trial_of(recorder: Recorder, step: shapes.Step, config: SearchConfig) -> Tri
     errors = (counts["failed"] + counts["shed"]) / counts["sent"] if counts["sent"] else 0.0
     achieved = (counts["ok"] + counts["failed"]) / step.duration_s
     return Trial(step.rate, counts["sent"], achieved, p50, p99, errors, judge(p99, errors, config))
-
-
-def timed(call: Callable[[], None]) -> float:
-    """Seconds one call took."""
-    started = time.perf_counter()
-    call()
-    return time.perf_counter() - started
-
-
-def idle_latency_s(call: Callable[[], None], count: int = 10) -> float:
-    """The median of `count` sequential calls' seconds, after as many unmeasured (warm-up)."""
-    for _ in range(count):
-        call()
-    return sorted(timed(call) for _ in range(count))[count // 2]
-
-
-def settle(call: Callable[[], None], idle_s: float, limit_s: float) -> float:
-    """Sequential calls until the stack answers at its idle speed again (SETTLE_RUN in a row),
-    or until `limit_s` has passed; the seconds it took.
-
-    After an overloaded trial the stack may still be working off requests whose clients gave up
-    (a gateway's stage timeout answers the client, not the stage's queue); a trial started then
-    would fail for the last trial's load, not its own."""
-    threshold_s = SETTLE_FACTOR * idle_s + SETTLE_SLACK_S
-    started = time.perf_counter()
-    run = 0
-    while run < SETTLE_RUN and time.perf_counter() - started < limit_s:
-        run = run + 1 if timed(call) <= threshold_s else 0
-    return time.perf_counter() - started
 
 
 class Sender:

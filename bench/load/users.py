@@ -22,7 +22,8 @@ from locust.exception import CatchResponseError, StopTest, StopUser
 from bench.atomic import write_atomic
 from bench.load import distributed, payloads, shapes, wire
 from bench.load.search import MIN_REQUESTS, SearchConfig, Trial, next_rate, trial_seconds
-from bench.load.sender import Request, Sender, idle_latency_s, search_config, settle, trial_of
+from bench.load.sender import Request, Sender, search_config, trial_of
+from bench.load.settle import idle_latency_s, settle
 from bench.load.shapes import Schedule
 from bench.measure.latency import Recorder
 from bench.measure.ledger import Ledger

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bench.load.sender import SETTLE_RUN, idle_latency_s, settle
+from bench.load.settle import SETTLE_RUN, idle_latency_s, settle
 
 
 class Backlogged(BaseHTTPRequestHandler):
