@@ -14,15 +14,8 @@ import pytest
 from serving import trace
 from stack.runner import LOG_ROTATE_BYTES, Stack, rotate
 from tests.conftest import free_base_port, request
+from tests.serving.test_parity import GOOD as RECORD
 
-RECORD = {
-    "island": "Dream",
-    "bill_length_mm": 49.0,
-    "bill_depth_mm": 19.5,
-    "flipper_length_mm": 210,
-    "body_mass_g": 3950,
-    "sex": "male",
-}
 BODY = json.dumps(RECORD).encode()
 # An access line is written just after the service's answer left: wait for it at most this long.
 LOG_WAIT_S = 10.0
