@@ -78,8 +78,8 @@ def access_line(stage: str, path: str, traceparent: str, status: int, duration_s
 
 
 def log_access(stage: str, path: str, traceparent: str, status: int, duration_s: float) -> None:
-    """Write the access line to the service's log (stderr, unbuffered under the stack runner:
-    one write per line, and a line is whole even when several workers share the file)."""
+    """Write the access line to the service's log (stderr, which Python line-buffers: one write
+    per line, so a line is whole even when several workers append to the same file)."""
     # A plain write, not the logging module: accept, format and write take about 3.5 µs here
     # against 12 µs for a logging.info line to the same file, on every request of every service.
     sys.stderr.write(access_line(stage, path, traceparent, status, duration_s))
