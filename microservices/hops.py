@@ -18,7 +18,7 @@ import aiohttp
 from yarl import URL
 
 from pipeline.stages import STAGE_NAMES, Stage
-from serving import timing, tls
+from serving import timing, tls, trace
 from serving.errors import StageFailed, StageTimeout, StageUnavailable
 from serving.settings import Settings
 
@@ -107,9 +107,13 @@ class StageClient:
         """One POST to one replica; with `retried` (the caller tries another replica next) a
         refused connection raises aiohttp's ClientConnectorError as it is."""
         assert self._session is not None
+        # The request's traceparent as the client sent it (or as the gateway started it):
+        # unchanged on every hop, so each stage logs the same value (serving/trace.py).
+        traceparent = trace.current.get()
+        headers = {**JSON_HEADERS, trace.HEADER: traceparent} if traceparent else JSON_HEADERS
         started = time.perf_counter()
         try:
-            async with self._session.post(url, data=payload, headers=JSON_HEADERS) as response:
+            async with self._session.post(url, data=payload, headers=headers) as response:
                 body = await response.read()
                 status = response.status
                 server_timing = response.headers.get("server-timing")

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from pipeline import bundle as bundles
 from pipeline.bundle import Limits, ModelBundle
 from pipeline.stages import STAGE_NAMES
+from serving import errors
 from serving.api import ENDPOINTS, Endpoint
 from serving.asgi import Handler, Reply, create_app
 from serving.faults import Faults
@@ -29,7 +30,11 @@ def walk(model: ModelBundle, endpoint: Endpoint, body: bytes) -> Reply:
     timings: list[tuple[str, float]] = []
     for stage in endpoint.stages:
         started = time.perf_counter()
-        value = stage.run(model, value)
+        try:
+            value = stage.run(model, value)
+        except Exception as exc:  # the error body names the stage, as a stage service's does
+            errors.raised_in(exc, stage.name)
+            raise
         timings.append((stage.name, (time.perf_counter() - started) * 1000))
     return Reply(_encode(endpoint.render(value)), timings=timings)
 
@@ -41,7 +46,11 @@ async def walk_faulty(model: ModelBundle, endpoint: Endpoint, body: bytes, fault
     for stage in endpoint.stages:
         started = time.perf_counter()
         await faults.enter(stage.name)
-        value = stage.run(model, value)
+        try:
+            value = stage.run(model, value)
+        except Exception as exc:
+            errors.raised_in(exc, stage.name)
+            raise
         timings.append((stage.name, (time.perf_counter() - started) * 1000))
     return Reply(_encode(endpoint.render(value)), timings=timings)
 

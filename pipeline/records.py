@@ -71,7 +71,11 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
     error: str
     message: str
     problems: list[Problem] = []
+    # Where the request failed: the stage whose code raised the error, or the process that
+    # answered (`gateway`, `monolith`) when no stage ran; and the request's W3C trace-id, which
+    # finds its line in every service's log (serving/trace.py).
     stage: str | None = None
+    trace_id: str | None = None
 
 
 def report(batch: ValidBatch) -> ValidationReport:

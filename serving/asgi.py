@@ -26,7 +26,7 @@ from uvicorn.supervisors import Multiprocess
 
 from pipeline.bundle import ModelBundle
 from pipeline.errors import PipelineError
-from serving import admin, errors, metrics, openapi, timing, tls
+from serving import admin, errors, metrics, openapi, timing, tls, trace
 from serving.errors import HTTPError, PayloadTooLarge, RouteNotFound
 from serving.faults import Faults
 from serving.protocol import OneWriteProtocol
@@ -59,28 +59,39 @@ class _PostRoute:
     Being a class (not a function), Starlette's `Route` mounts it as ASGI as it stands.
     """
 
-    def __init__(self, path: str, handler: Handler, body_limit: int) -> None:
+    def __init__(
+        self, path: str, handler: Handler, body_limit: int, service: str, traced: bool
+    ) -> None:
         self.path, self.handler, self.body_limit = path, handler, body_limit
+        self.service, self.traced = service, traced
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
+        traceparent = trace_id = None
+        if self.traced:
+            traceparent = trace.accept(_header(scope, trace.HEADER_BYTES))
+            trace_id = trace.trace_id(traceparent)
+            trace.current.set(traceparent)
         try:
             body = await read_body(scope, receive, self.body_limit)
             reply = await self.handler(body)
             status, payload, timings = reply.status, reply.body, reply.timings
         except (HTTPError, PipelineError) as exc:
-            (status, payload), timings = errors.to_response(exc), []
+            (status, payload), timings = errors.to_response(exc, self.service, trace_id), []
         except Exception as exc:  # process boundary: log the bug, answer without internals
-            log.exception("unexpected error on POST %s", self.path)
-            (status, payload), timings = errors.to_response(exc), []
+            log.exception("unexpected error on POST %s (trace_id %s)", self.path, trace_id)
+            (status, payload), timings = errors.to_response(exc, self.service, trace_id), []
         elapsed = time.perf_counter() - started
         metrics.observe(self.path, status, elapsed)
         if timings:
             timings.append(("total", elapsed * 1000))
-        await send(
-            {"type": "http.response.start", "status": status, "headers": _headers(payload, timings)}
-        )
+        headers = _headers(payload, timings)
+        if traceparent is not None:
+            headers.append((trace.HEADER_BYTES, traceparent.encode("latin-1")))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
+        if traceparent is not None:  # after the answer left: off the client's latency
+            trace.log_access(self.service, self.path, traceparent, status, elapsed)
 
 
 class _App(FastAPI):
@@ -162,7 +173,9 @@ def create_app(
         async with asynccontextmanager(lifespan)():
             yield
 
-    post_routes = {path: _PostRoute(path, h, body_limit) for path, h in routes.items()}
+    post_routes = {
+        path: _PostRoute(path, h, body_limit, name, settings.trace) for path, h in routes.items()
+    }
     app = _App(
         post_routes, title=name, lifespan=run, docs_url=None, redoc_url=None, openapi_url=None
     )
@@ -185,7 +198,7 @@ def create_app(
     if described is not None:
         _add_pages(app, openapi.Pages(described, body_limit))
     if admin.enabled(settings):
-        _add_admin(app, settings, faults or Faults(()))
+        _add_admin(app, name, settings, faults or Faults(()))
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -198,8 +211,7 @@ def create_app(
         else:
             error = HTTPError(str(exc.detail))
             error.status = exc.status_code
-        status, body = errors.to_response(error)
-        return _respond(status, body)
+        return _error(error, request, name, settings.trace)
 
     app.add_exception_handler(StarletteHTTPException, http_error)
     return app
@@ -217,14 +229,20 @@ def _add_pages(app: FastAPI, pages: openapi.Pages) -> None:
         app.add_api_route(path, page(path), methods=["GET"])
 
 
-def _add_admin(app: FastAPI, settings: Settings, faults: Faults) -> None:
+def _error(error: HTTPError, request: Request, service: str, traced: bool) -> Response:
+    """The JSON error response of a route outside the POST routes, named as theirs are."""
+    trace_id = trace.trace_id(trace.accept(request.headers.get(trace.HEADER))) if traced else None
+    return _respond(*errors.to_response(error, service, trace_id))
+
+
+def _add_admin(app: FastAPI, service: str, settings: Settings, faults: Faults) -> None:
     token, port = settings.admin_token or "", settings.admin_port
 
     async def admin_faults(request: Request) -> Response:
         server = request.scope.get("server") or ("", None)
         if server[1] != port:  # came in on the public listener: there is no such route
             missing = RouteNotFound(f"no route {request.method} {request.url.path}")
-            return _respond(*errors.to_response(missing))
+            return _error(missing, request, service, settings.trace)
         headers = {k.lower(): v for k, v in request.headers.items()}
         status, body = admin.handle(request.method, await request.body(), headers, faults, token)
         return _respond(status, body)

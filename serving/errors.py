@@ -14,11 +14,15 @@
           └── StageFailed       502: the stage answered with a server error
 
 pipeline.errors.RequestError maps to 400 (MalformedBody) or 422 (InvalidRecords).
+
+Every error body names where the request failed (`stage`) and, when the service traces, the
+request's trace-id (`trace_id`): the log to open and the line to find in it.
 """
 
 from __future__ import annotations
 
 import msgspec
+from msgspec.structs import replace
 
 from pipeline.errors import MalformedBody, PipelineError, RequestError
 from pipeline.records import ErrorBody, Problem
@@ -88,16 +92,36 @@ class StageFailed(StageError):
     status, code = 502, "stage_failed"
 
 
-def to_response(error: Exception) -> tuple[int, bytes]:
-    """Map an error to (status, JSON body). Anything unexpected is a 500 without internals."""
+_STAGE_ATTRIBUTE = "archbench_stage"
+
+
+def raised_in(error: Exception, stage: str) -> None:
+    """Note on an error the stage whose code raised it (for a process that runs several)."""
+    setattr(error, _STAGE_ATTRIBUTE, stage)
+
+
+def to_response(
+    error: Exception, service: str | None = None, trace_id: str | None = None
+) -> tuple[int, bytes]:
+    """Map an error to (status, JSON body). Anything unexpected is a 500 without internals.
+
+    The body's `stage` is the stage the error names or was raised in, else `service` (the
+    process answering); `trace_id` is the request's, None when the service does not trace."""
+    stage = getattr(error, _STAGE_ATTRIBUTE, None) or service
     if isinstance(error, HTTPError):
-        return error.status, _encode(error.body)
-    if isinstance(error, RequestError):
+        body = error.body
+        status = error.status
+    elif isinstance(error, RequestError):
         status = 400 if isinstance(error, MalformedBody) else 422
-        return status, _encode(ErrorBody(error.code, error.message, error.problems))
-    if isinstance(error, PipelineError):
-        return 500, _encode(ErrorBody("pipeline_error", str(error)))
-    return 500, _encode(ErrorBody("internal_error", "internal server error; see the service log"))
+        body = ErrorBody(error.code, error.message, error.problems)
+    elif isinstance(error, PipelineError):
+        status, body = 500, ErrorBody("pipeline_error", str(error))
+    else:
+        status = 500
+        body = ErrorBody("internal_error", "internal server error; see the service log")
+    if (body.stage is None and stage is not None) or trace_id is not None:
+        body = replace(body, stage=body.stage or stage, trace_id=trace_id)
+    return status, _encode(body)
 
 
 def check_content_type(value: str | None) -> None:

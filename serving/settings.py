@@ -44,6 +44,10 @@ class Settings:
     # The admin listener (serving/admin.py): only with both a port and a token.
     admin_port: int | None = None
     admin_token: str | None = None
+    # W3C trace context (serving/trace.py): accept or start a traceparent, forward it on every
+    # hop, log one access line per request, name the trace-id in error bodies. On by default;
+    # off only to measure what it costs (`archbench perf`).
+    trace: bool = True
     # Secured hops (serving/tls.py): mutual TLS between the gateway and the stages. A stage then
     # serves every listener with TLS and refuses a client without a certificate from the CA; the
     # gateway calls the stages over https presenting its own. The files are this process's.
@@ -87,6 +91,7 @@ class Settings:
             ("retry_refused", _flag),
             ("admin_port", int),
             ("admin_token", str),
+            ("trace", _flag),
             ("secure_hops", _flag),
             ("tls_cert_file", Path),
             ("tls_key_file", Path),

@@ -12,7 +12,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from pipeline.errors import PipelineError
-from serving import admin, errors, metrics, timing
+from serving import admin, errors, metrics, timing, trace
 from serving.asgi import JSON, Reply
 from serving.errors import HTTPError, MethodNotAllowed, PayloadTooLarge, RouteNotFound
 from serving.faults import Faults
@@ -49,23 +49,35 @@ def create_app(
     """Assemble a Flask app with the POST routes, GET /healthz, /readyz, /metrics, JSON errors,
     and the admin route when the settings enable it."""
     app = Flask(name)
+    traced = settings.trace if settings is not None else True
+
+    def trace_id() -> str | None:
+        """The request's trace-id, for an error body; None when the service does not trace."""
+        return trace.trace_id(trace.accept(request.headers.get(trace.HEADER))) if traced else None
 
     def post_route(path: str, handler: Callable[[bytes], Reply]) -> Callable[[], Response]:
         def route() -> Response:
             started = time.perf_counter()
+            traceparent = trace.accept(request.headers.get(trace.HEADER)) if traced else None
+            tid = traceparent and trace.trace_id(traceparent)
             try:
                 reply = handler(read_body(body_limit))
                 status, payload, timings = reply.status, reply.body, reply.timings
             except (HTTPError, PipelineError) as exc:
-                (status, payload), timings = errors.to_response(exc), []
+                (status, payload), timings = errors.to_response(exc, name, tid), []
             except Exception as exc:  # process boundary: log the bug, answer without internals
-                log.exception("unexpected error on POST %s", path)
-                (status, payload), timings = errors.to_response(exc), []
+                log.exception("unexpected error on POST %s (trace_id %s)", path, tid)
+                (status, payload), timings = errors.to_response(exc, name, tid), []
             elapsed = time.perf_counter() - started
             metrics.observe(path, status, elapsed)
             if timings:
                 timings.append(("total", elapsed * 1000))
-            return _respond(status, payload, timings)
+            response = _respond(status, payload, timings)
+            if traceparent is not None:
+                response.headers[trace.HEADER] = traceparent
+                # Before the answer leaves (WSGI returns it): the line costs the caller its write.
+                trace.log_access(name, path, traceparent, status, elapsed)
+            return response
 
         return route
 
@@ -93,7 +105,7 @@ def create_app(
         def admin_faults() -> Response:
             if request.environ.get("SERVER_PORT") != port:  # the public listener: no such route
                 missing = RouteNotFound(f"no route {request.method} {request.path}")
-                return _respond(*errors.to_response(missing))
+                return _respond(*errors.to_response(missing, name, trace_id()))
             headers = {k.lower(): v for k, v in request.headers.items()}
             status, body = admin.handle(request.method, request.get_data(), headers, state, token)
             return _respond(status, body)
@@ -111,7 +123,7 @@ def create_app(
         else:
             error = HTTPError(exc.description or exc.name)
             error.status = exc.code or 500
-        status, body = errors.to_response(error)
+        status, body = errors.to_response(error, name, trace_id())
         return _respond(status, body)
 
     return app

@@ -83,6 +83,18 @@ def port_free(port: int) -> bool:
     return True
 
 
+# Every request writes a line to each service's log (serving/trace.py): a log past this size
+# is moved aside (replacing the one moved before) when its service next starts, so a service's
+# logs hold at most this plus one stack's run.
+LOG_ROTATE_BYTES = 64 << 20
+
+
+def rotate(log: Path) -> None:
+    """Move a log past LOG_ROTATE_BYTES to `<name>.log.1`, so the next start begins a new one."""
+    if log.exists() and log.stat().st_size > LOG_ROTATE_BYTES:
+        log.replace(log.with_name(log.name + ".1"))
+
+
 def spawn(
     argv: list[str], env: dict[str, str], log: Path, setup: Callable[[], None]
 ) -> subprocess.Popen[bytes]:
@@ -188,6 +200,7 @@ class Stack:
         self.applied = self.confinement.apply()
         try:
             for service in self.services:
+                rotate(self.log_path(service.name))
                 self.processes[service.name] = self._spawn(service)
                 self.spawned_unix[service.name] = time.time()
             self._wait_ready(timeout_s)

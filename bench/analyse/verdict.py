@@ -259,8 +259,36 @@ def _complexity(run: StoredRun, topo: dict[str, Topology]) -> Judged:
         ("settings to keep in sync", micro.config_items, mono.config_items),
         ("hops per prediction", splits[MICRO].hops, splits[MONOLITH].hops),
     ]
+    logs = {arch: split.hops + 1 for arch, split in splits.items()}
+    checks.append(("logs to read to trace one request", logs[MICRO], logs[MONOLITH]))
     evidence = tuple(f"{name}: micro {a}, monolith {b}" for name, a, b in checks)
-    return tally([a > b for _, a, b in checks]), (*evidence, _hop_line(MICRO, splits[MICRO])), ()
+    lines = (_hop_line(MICRO, splits[MICRO]), _trace_line(logs), *_trace_price(run))
+    return tally([a > b for _, a, b in checks]), (*evidence, *lines), ()
+
+
+def _trace_line(logs: dict[str, int]) -> str:
+    """How a failing request is traced (serving/trace.py), from the processes it reached."""
+    return (
+        "tracing a failing request: its error body names its trace_id and stage; monolith: "
+        f"grep the trace-id in {logs[MONOLITH]} log ({logs[MONOLITH]} access line, the stage "
+        f"in the body); micro: in {logs[MICRO]} logs of {logs[MICRO]} processes (the gateway "
+        f"and each stage it called, {logs[MICRO]} access lines to put in order by time; the "
+        "body's stage names the log with the failure)"
+    )
+
+
+def _trace_price(run: StoredRun) -> tuple[str, ...]:
+    """What tracing costs, when `archbench perf` kept its price in the run (µs)."""
+    price = (run.perf or {}).get("tracing_price") or {}
+    if "per hop p50" not in price:
+        return ()
+    cpu = price.get("per hop CPU")
+    cpu_text = "" if cpu is None else f", {cpu:.1f} CPU-µs"
+    return (
+        f"archbench perf: tracing costs {price['per hop p50']:.1f} µs p50{cpu_text} per hop "
+        f"(micro {price['micro p50']:.1f} µs, monolith {price['monolith p50']:.1f} µs per "
+        "request)",
+    )
 
 
 def price_line(hops: int, p50_ms: float, cpu_ms: float | None) -> str:
@@ -379,7 +407,7 @@ CLAIMS: tuple[tuple[str, str, Judge], ...] = (
     ),
     (
         "More services mean more complexity and harder debugging",
-        "topology, and the hops each request takes (Server-Timing)",
+        "topology, the hops each request takes (Server-Timing), the logs a trace-id is in",
         _complexity,
     ),
     (

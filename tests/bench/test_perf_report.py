@@ -9,7 +9,16 @@ from pathlib import Path
 import pytest
 
 from bench.selfcheck.perf import report
-from bench.selfcheck.perf.result import BASELINE, FLOOR, STACKS, PerfConfig, PerfResult, Sample
+from bench.selfcheck.perf.result import (
+    BASELINE,
+    FLOOR,
+    STACKS,
+    UNTRACED,
+    PerfConfig,
+    PerfResult,
+    Sample,
+    tracing_rounds,
+)
 from bench.selfcheck.wrk import Peak
 from tests.bench import tables
 
@@ -89,3 +98,27 @@ def test_figures_and_conditions_name_the_floor_the_rounds_and_the_skew() -> None
     assert any("4 interleaved rounds" in line for line in lines)
     assert any("microservices.hops.StageClient" in line for line in lines)
     assert "micro wrk" in lines[-1] and "in-process" not in lines[-1]
+
+
+def test_the_price_of_tracing_per_hop_leaves_out_what_the_entry_pays_in_both() -> None:
+    # Tracing adds 20 µs to the monolith's request (its entry's accept and line) and 100 µs to
+    # micro's: (100 − 20) / 4 hops = 20 µs per hop, in every round whatever the machine's speed.
+    result = constructed({"micro" + UNTRACED: 0.5, "monolith" + UNTRACED: 0.0})
+    result.low["micro"] = [_sample(4.0, 3.2, 1.0) for _ in SPEED]
+    result.low["micro" + UNTRACED] = [_sample(3.9, 3.1, 1.0) for _ in SPEED]
+    result.low["monolith" + UNTRACED] = [_sample(1.98, 1.58, 1.0) for _ in SPEED]
+    result.low[BASELINE] = [_sample(2.0, 1.6, 1.0) for _ in SPEED]
+    rounds = tracing_rounds(result)
+    for name, expected in (("monolith p50", 20), ("micro p50", 100), ("per hop p50", 20)):
+        assert rounds[name] == pytest.approx([expected] * len(SPEED)), name
+    assert rounds["per hop CPU"] == pytest.approx([20.0] * len(SPEED))
+    table = report.tracing(result)
+    assert table is not None
+    rows = tables.rows(table)
+    assert "20.0 (20.0–20.0)" in rows["per hop p50"]
+    # the untraced sides are sides of this price only, not of the hop-tax ratios
+    assert not any(UNTRACED in f.name for f in report.ratios(result))
+    assert not any(UNTRACED in name for name in tables.rows(report.targets(result)))
+    assert any("ARCHBENCH_TRACE=0" in line for line in report.conditions(result, 64))
+    # without the untraced sides, no price and no table
+    assert report.tracing(constructed()) is None

@@ -269,19 +269,29 @@ def test_the_price_of_secured_hops_in_one_sentence() -> None:
     assert "unmeasured CPU" in verdict.price_line(4, 0.4, None)
 
 
-def test_a_perf_result_kept_in_the_run_gives_the_price(tmp_path: Path) -> None:
-    from bench.selfcheck.perf.result import SECURED, PerfConfig, PerfResult, Sample
+def perf_in(folder: Path, low: dict[str, Any]) -> None:
+    """Keep in the run folder a perf.json of one `archbench perf` that measured `low`."""
+    from bench.selfcheck.perf.result import PerfConfig, PerfResult
     from bench.selfcheck.perf.stored import save
 
-    (tmp_path / "meta.json").write_text('{"schema_version": 1, "config": {}}')
-    result = PerfResult(PerfConfig(model_dir=tmp_path), [1], [0])
+    (folder / "meta.json").write_text('{"schema_version": 1, "config": {}}')
+    result = PerfResult(PerfConfig(model_dir=folder), [1], [0])
+    result.low = low
+    save(result, folder, folder / "unused")
+
+
+def test_a_perf_result_kept_in_the_run_gives_the_price(tmp_path: Path) -> None:
+    from bench.selfcheck.perf.result import SECURED, Sample
+
     # two rounds: the price is the median of each round's secured minus plain micro
-    result.low = {
-        "monolith": [Sample(100, 1.0, 2.0, 0.9), Sample(100, 1.1, 2.0, 0.9)],
-        "micro": [Sample(100, 3.0, 5.0, 2.0), Sample(100, 4.0, 5.0, 2.2)],
-        SECURED: [Sample(100, 3.5, 6.0, 2.4), Sample(100, 4.5, 6.0, 2.6)],
-    }
-    save(result, tmp_path, tmp_path / "unused")
+    perf_in(
+        tmp_path,
+        {
+            "monolith": [Sample(100, 1.0, 2.0, 0.9), Sample(100, 1.1, 2.0, 0.9)],
+            "micro": [Sample(100, 3.0, 5.0, 2.0), Sample(100, 4.0, 5.0, 2.2)],
+            SECURED: [Sample(100, 3.5, 6.0, 2.4), Sample(100, 4.5, 6.0, 2.6)],
+        },
+    )
     surface = {v.claim: v for v in verdict.judge(c.run(c.summary(), tmp_path))}[SURFACE]
     assert (
         "archbench perf (same rounds, plain and secured micro): securing the 4 hops (mutual TLS) "
@@ -292,3 +302,34 @@ def test_a_perf_result_kept_in_the_run_gives_the_price(tmp_path: Path) -> None:
     other.mkdir()
     surface = {v.claim: v for v in verdict.judge(c.run(c.summary(), other))}[SURFACE]
     assert not any("perf" in e for e in surface.evidence)
+
+
+def test_how_a_failing_request_is_traced_and_what_tracing_costs(tmp_path: Path) -> None:
+    from bench.selfcheck.perf.result import UNTRACED, Sample
+
+    complexity = judged(c.summary(), COMPLEXITY)
+    assert "logs to read to trace one request: micro 5, monolith 1" in complexity.evidence
+    traced = next(e for e in complexity.evidence if e.startswith("tracing a failing request"))
+    assert "in 1 log" in traced and "in 5 logs of 5 processes" in traced
+    # a micro without hops in the run reaches one process: as many logs as the monolith
+    flat = c.summary()
+    for name in ("steady/micro/rep0", "capacity/micro/rep0"):
+        flat["runs"][name]["stage_ms"] = c.stage_ms(hops=False)
+    flat_evidence = judged(flat, COMPLEXITY, alike()).evidence
+    assert "logs to read to trace one request: micro 1, monolith 1" in flat_evidence
+    # with perf.json in the run, the price per hop is quoted: ((0.1 − 0.02) ms) / 4 hops
+    perf_in(
+        tmp_path,
+        {
+            "monolith": [Sample(100, 1.02, 2.0, 0.92)],
+            "micro": [Sample(100, 3.1, 5.0, 2.1)],
+            "monolith" + UNTRACED: [Sample(100, 1.0, 2.0, 0.9)],
+            "micro" + UNTRACED: [Sample(100, 3.0, 5.0, 2.0)],
+        },
+    )
+    found = {v.claim: v for v in verdict.judge(c.run(c.summary(), tmp_path))}[COMPLEXITY]
+    assert (
+        "archbench perf: tracing costs 20.0 µs p50, 20.0 CPU-µs per hop "
+        "(micro 100.0 µs, monolith 20.0 µs per request)"
+    ) in found.evidence
+    assert not any("tracing costs" in e for e in complexity.evidence)

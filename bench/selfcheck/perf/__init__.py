@@ -1,6 +1,7 @@
 """`archbench perf`: the microservices' tax per hop at low load, against the monolith and against
 the floor a bare hop reaches on this machine; the stacks' peaks under wrk; and the monolith's peak
-against the in-process pipeline on the same single CPU.
+against the in-process pipeline on the same single CPU; and what W3C tracing costs per hop
+(each architecture also runs untraced in the same rounds).
 
 Every side of every ratio is measured in the same short rounds, in alternating order, and each
 ratio is the median of its per-round ratios with a bootstrap interval. The load comes from the

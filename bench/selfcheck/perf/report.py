@@ -22,6 +22,7 @@ from bench.selfcheck.perf.result import (
     Sample,
     in_process_argv,
     secured_price,
+    tracing_rounds,
 )
 from bench.selfcheck.rounds import Figure, cell, figure, legend, paired, per_round
 from bench.selfcheck.targets import interval_verdict, targets_table
@@ -57,7 +58,7 @@ def ratios(result: PerfResult) -> list[Figure]:
     peak over the in-process pipeline."""
     out = []
     floor = result.low.get(FLOOR, [])
-    for stack in result.stacks:
+    for stack in result.compared:
         if stack == BASELINE:
             continue
         for what, of in (("p50", _p50), ("CPU", _cpu)):
@@ -97,7 +98,7 @@ def ratios_table(figures: Sequence[Figure]) -> Table:
 def targets(result: PerfResult) -> Table:
     """The brief's figures against their targets, judged on their intervals."""
     out = targets_table("targets (median (95% interval) over rounds)")
-    for stack in result.stacks:
+    for stack in result.compared:
         if stack == BASELINE:
             continue
         for what, of, limit in (
@@ -120,6 +121,23 @@ def targets(result: PerfResult) -> Table:
         interval_verdict(served.interval, lambda v: v >= MIN_SERVED_RATIO),
         "wrk req/s / in-process pipeline req/s, same round",
     )
+    return out
+
+
+def tracing(result: PerfResult) -> Table | None:
+    """What W3C tracing (serving/trace.py) costs, in µs: per request in each architecture, and
+    per hop; each the median of per-round differences, with its interval and rounds."""
+    rounds = tracing_rounds(result)
+    if not rounds:
+        return None
+    out = table(
+        "price of tracing in µs (traced − untraced, same round): median (95% interval); per round",
+        ("", "median", "rounds"),
+        ("", "rounds"),
+    )
+    for name, values in rounds.items():
+        fig = figure(name, values)
+        out.add_row(name, cell(fig, 1), per_round(fig, 1))
     return out
 
 
@@ -195,6 +213,13 @@ def conditions(result: PerfResult, payloads: int) -> list[str]:
         f"payloads: {payloads} single records sampled from the bundle's records, cycled; the "
         "wrk script POSTs them in turn with content-type application/json"
     )
+    if tracing_rounds(result):
+        lines.append(
+            "tracing: per request = the stack − the same stack with ARCHBENCH_TRACE=0, sequential, "
+            f"per round; per hop = (micro's − monolith's) / {HOPS} hops: the traceparent "
+            "forwarded, read and echoed, and each stage's access line (the entry's own accept "
+            "and line, which both architectures pay, left out)"
+        )
     price = secured_price(result)
     if price is not None:
         lines.insert(0, price_line(HOPS, *price) + " (median of per-round differences)")

@@ -24,10 +24,16 @@ HOPS = len(PREDICT.stages)
 StackFactory = Callable[[int, Budget], Stack]
 # The micro stack with secured hops (mutual TLS), measured beside the plain one.
 SECURED = "micro+mTLS"
+# Both architectures again with W3C tracing off (serving/trace.py): what tracing costs is the
+# difference in the same round. They are sides of that price only, not of the hop-tax ratios.
+UNTRACED = " untraced"
+_OFF = {"trace": False}
 STACKS: Mapping[str, StackFactory] = {
     "monolith": partial(Stack, "monolith"),
     "micro": partial(Stack, "micro"),
     SECURED: partial(Stack, "micro", secure_hops=True),
+    "monolith" + UNTRACED: partial(Stack, "monolith", settings=_OFF),
+    "micro" + UNTRACED: partial(Stack, "micro", settings=_OFF),
 }
 BASELINE = next(iter(STACKS))
 # The bare round trip through the gateway's client to a minimal app (perf.floor).
@@ -37,7 +43,7 @@ IN_PROCESS = "in-process"
 
 @dataclass(frozen=True)
 class PerfConfig:
-    """What `archbench perf` runs; the defaults keep the whole run to about two minutes."""
+    """What `archbench perf` runs; the defaults keep the whole run to a few minutes."""
 
     model_dir: Path
     rounds: int = 8
@@ -85,21 +91,52 @@ class PerfResult:
     def stacks(self) -> list[str]:
         return list(self.peaks)
 
+    @property
+    def compared(self) -> list[str]:
+        """The stacks of the hop-tax ratios: all but the untraced sides of the tracing price."""
+        return [s for s in self.peaks if not s.endswith(UNTRACED)]
+
+
+def differences(result: PerfResult, side: str, base: str) -> tuple[list[float], list[float]]:
+    """Per round, `side` minus `base` measured in the same round: p50 ms, and CPU-ms per request
+    (rounds where either CPU is unknown left out)."""
+    pairs = list(zip(result.low.get(base) or [], result.low.get(side) or [], strict=False))
+    p50 = [s.p50_ms - b.p50_ms for b, s in pairs]
+    cpu = [
+        s.cpu_ms_per_request - b.cpu_ms_per_request
+        for b, s in pairs
+        if s.cpu_ms_per_request is not None and b.cpu_ms_per_request is not None
+    ]
+    return p50, cpu
+
 
 def secured_price(result: PerfResult) -> tuple[float, float | None] | None:
     """What securing the hops costs per request: (p50 ms, CPU-ms or None), the median over rounds
     of secured micro minus plain micro in the same round; None when either was not measured."""
-    plain, secured = result.low.get("micro") or [], result.low.get(SECURED) or []
-    pairs = list(zip(plain, secured, strict=False))
-    if not pairs:
+    p50, cpus = differences(result, SECURED, "micro")
+    if not p50:
         return None
-    p50 = statistics.median(s.p50_ms - p.p50_ms for p, s in pairs)
-    cpus = [
-        s.cpu_ms_per_request - p.cpu_ms_per_request
-        for p, s in pairs
-        if s.cpu_ms_per_request is not None and p.cpu_ms_per_request is not None
-    ]
-    return p50, statistics.median(cpus) if cpus else None
+    return statistics.median(p50), statistics.median(cpus) if cpus else None
+
+
+def tracing_rounds(result: PerfResult) -> dict[str, list[float]]:
+    """What tracing costs, per round, in microseconds: per request in each architecture (traced
+    minus untraced, p50 and CPU) and per hop: micro's cost less the monolith's (the entry's own
+    accept and log line, which both pay) over the hops; empty without the untraced sides."""
+    out: dict[str, list[float]] = {}
+    for arch in ("monolith", "micro"):
+        p50, cpu = differences(result, arch, arch + UNTRACED)
+        out[f"{arch} p50"], out[f"{arch} CPU"] = [v * 1000 for v in p50], [v * 1000 for v in cpu]
+    for what in ("p50", "CPU"):
+        micro, mono = out[f"micro {what}"], out[f"monolith {what}"]
+        out[f"per hop {what}"] = [(a - b) / HOPS for a, b in zip(micro, mono, strict=False)]
+    return {name: values for name, values in out.items() if values}
+
+
+def tracing_price(result: PerfResult) -> dict[str, float] | None:
+    """`tracing_rounds` as medians over the rounds (µs); None when tracing was not measured."""
+    rounds = tracing_rounds(result)
+    return {name: statistics.median(v) for name, v in rounds.items()} if rounds else None
 
 
 def in_process_argv(config: PerfConfig, cpus: Sequence[int]) -> list[str]:

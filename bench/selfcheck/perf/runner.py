@@ -245,6 +245,9 @@ def main(config: PerfConfig) -> PerfResult:
     console.print(report.ratios_table(report.ratios(result)))
     console.print(report.targets(result))
     console.print(report.figures(result))
+    tracing = report.tracing(result)
+    if tracing is not None:
+        console.print(tracing)
     for line in report.conditions(result, POOL_SIZE):
         console.print(line, highlight=False)
     console.print(f"took {time.monotonic() - started:.0f} s", highlight=False)

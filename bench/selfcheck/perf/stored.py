@@ -7,14 +7,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench.selfcheck.perf.result import HOPS, PerfResult, secured_price
+from bench.selfcheck.perf.result import HOPS, PerfResult, secured_price, tracing_price
 from bench.store.folder import ResultsError, RunFolder
 
 PERF_FILE = "perf.json"
 
 
 def as_dict(result: PerfResult) -> dict[str, Any]:
-    """What perf.json holds: the low-load figures per stack and the price of secured hops."""
+    """What perf.json holds: the low-load figures per stack, the price of secured hops and of
+    tracing."""
     price = secured_price(result)
     return {
         "config": asdict(result.config),
@@ -22,6 +23,8 @@ def as_dict(result: PerfResult) -> dict[str, Any]:
         "low": {name: [asdict(s) for s in samples] for name, samples in result.low.items()},
         "foreign": result.foreign,
         "secured_price": None if price is None else {"p50_ms": price[0], "cpu_ms": price[1]},
+        # µs: "monolith p50", "micro CPU", "per hop p50", "per hop CPU", ... (result.py)
+        "tracing_price": tracing_price(result),
     }
 
 
