@@ -49,6 +49,9 @@ DEFAULT_SCENARIOS = (
 FULL_ADDS = (*FULL_ONLY, *PARTS)
 # The scaling part's replica counts: the full profile's deep version, and the default run's one
 # scaled point per architecture (its one-replica point is the run's own first capacity search).
+# What a default run leaves out per backend: Docker runs one replica per service (no scaling);
+# a remote deployment's run starts no stack of ours (no scaling, framework or update part).
+LEFT_OUT = {"docker": ("scaling",), "remote": (*COST_PARTS, FRAMEWORK, update.SCENARIO)}
 FULL_REPLICAS, DEFAULT_REPLICAS = (1, 2, 3), (1, 2)
 PROFILES = faults.PROFILES
 DEFAULT_PRICES = ROOT / "bench" / "prices.toml"
@@ -188,7 +191,15 @@ class BenchConfig:
                 raise ConfigError(f"--master-bind: {exc}") from None
 
     def check(self) -> BenchConfig:
-        """Raise ConfigError naming the first invalid value and what is valid."""
+        """Raise ConfigError naming the first invalid value and what is valid; the default
+        scenarios lose the parts the backend cannot run (asked for by name, they are refused)."""
+        left_out = LEFT_OUT.get(self.backend, ())
+        if self.scenarios == DEFAULT_SCENARIOS and left_out:
+            kept = tuple(s for s in self.scenarios if s not in left_out)
+            return replace(self, scenarios=kept)._checked()
+        return self._checked()
+
+    def _checked(self) -> BenchConfig:
         for arch in self.archs:
             if arch not in ARCHITECTURES:
                 raise ConfigError(
@@ -247,9 +258,6 @@ class BenchConfig:
             raise ConfigError(f"--warmup must be 0 or more, not {self.warmup_s}")
         if self.idle_s <= 0 or self.sweep_s <= 0:
             raise ConfigError("idle and sweep durations must be greater than 0")
-        if self.backend == "docker" and self.scenarios == DEFAULT_SCENARIOS:
-            # one replica per service on Docker: the default run leaves its scaling part out
-            return replace(self, scenarios=tuple(s for s in self.scenarios if s != "scaling"))
         return self
 
     def _check_backend(self) -> None:
@@ -270,7 +278,7 @@ class BenchConfig:
             )
         if self.backend != "docker":
             return
-        if self.runs("scaling") and (self.scenarios != DEFAULT_SCENARIOS or self.profile == "full"):
+        if self.runs("scaling"):
             raise ConfigError("the Docker backend runs one replica per service: no scaling part")
 
     def _check_remote(self) -> None:
@@ -308,9 +316,17 @@ class BenchConfig:
         """The run on remote targets where the user left the faults or the scenarios to the
         profile: only the faults a remote stack can take, and no fault runs without the admin
         URLs and token; with one line saying what is left out (empty: nothing)."""
-        if self.backend != "remote" or faults.SCENARIO not in self.scenarios:
+        if self.backend != "remote":
             return self, ""
         chosen, notes = self, []
+        if not scenarios_given:
+            parts = [s for s in self.scenarios if s in LEFT_OUT["remote"]]
+            if parts:
+                notes.append(f"{', '.join(parts)}: not measured (they start stacks of their own)")
+            kept = tuple(s for s in self.scenarios if s not in parts)
+            chosen = replace(chosen, scenarios=kept)
+        if faults.SCENARIO not in chosen.scenarios:
+            return chosen, "; ".join(notes)
         if not kinds_given:
             kinds = faults.FAULTS if self.profile == "full" else faults.DEFAULT_FAULTS
             left = [k for k in kinds if k not in REMOTE_FAULTS]
@@ -319,13 +335,14 @@ class BenchConfig:
             offered = tuple(k for k in kinds if k in REMOTE_FAULTS)
             # one gateway mode: the deployment's own (bench.run.faults keys it "plain")
             fault = replace(self.fault, kinds=offered, resilience=(False,))
-            chosen = replace(self, fault=fault)
+            chosen = replace(chosen, fault=fault)
         if not scenarios_given:
             try:
                 chosen._check_remote()
             except ConfigError as exc:
-                rest = tuple(s for s in self.scenarios if s != faults.SCENARIO)
-                return replace(chosen, scenarios=rest), f"faults: not measured ({exc})"
+                rest = tuple(s for s in chosen.scenarios if s != faults.SCENARIO)
+                notes.append(f"faults: not measured ({exc})")
+                return replace(chosen, scenarios=rest), "; ".join(notes)
         return chosen, "; ".join(notes)
 
     def with_duration(self, seconds: float) -> BenchConfig:
