@@ -269,7 +269,7 @@ class OpenLoopUser(HttpUser):
         """The capacity scenario: a closed-loop probe (the saturation throughput), a warm-up,
         then open-loop trials at the rates bench.load.search chooses. Each trial starts once the
         previous one's requests are answered and the stack answers at its idle speed again
-        (sender.settle), on a whole bin, so its bins and its load are its own."""
+        (bench.load.settle), on a whole bin, so its bins and its load are its own."""
         config = search_config(options)
         STATE.search = config
         single = self.settle_request(requests)
