@@ -16,7 +16,7 @@ from hdrh.histogram import HdrHistogram
 
 from bench.load import shapes
 from bench.load.shapes import Schedule
-from bench.measure import latency
+from bench.measure import hdr, latency
 
 MAX_GENERATOR_CPU_SHARE = 0.90
 MAX_RATE_SHORTFALL = 0.05
@@ -164,7 +164,7 @@ def validity(
             )
         lateness = latency.decode(record["lateness"])
         if lateness.get_total_count():
-            late_p99 = lateness.get_value_at_percentile(99.0) / 1e3
+            late_p99 = hdr.percentile(lateness, 99.0) / 1e3
             if late_p99 > max_late_ms:
                 reasons.append(
                     f"schedule slipped: p99 send delay {late_p99:.1f} ms > {max_late_ms} ms"
@@ -230,7 +230,7 @@ def spike_recovery(record: dict[str, Any], tolerance: float = 1.5) -> dict[str, 
     peak = merged(record, "intended", measured_bins(record, burst.start_s, burst.end_s))
     if base.get_total_count() == 0:
         return None
-    baseline_ms = base.get_value_at_percentile(99.0) / 1e3
+    baseline_ms = hdr.percentile(base, 99.0) / 1e3
     limit_ms = max(baseline_ms * tolerance, baseline_ms + 5.0)
     recovered_s = None
     for b in measured_bins(record, burst.end_s, schedule.duration_s):
@@ -240,7 +240,7 @@ def spike_recovery(record: dict[str, Any], tolerance: float = 1.5) -> dict[str, 
             break
     return {
         "baseline_p99_ms": baseline_ms,
-        "spike_p99_ms": peak.get_value_at_percentile(99.0) / 1e3
+        "spike_p99_ms": hdr.percentile(peak, 99.0) / 1e3
         if peak.get_total_count()
         else None,
         "recovered_after_s": recovered_s,

@@ -14,6 +14,7 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
+from bench.measure import hdr
 from serving import timing
 
 SCHEMA = "archbench-latency/1"
@@ -196,8 +197,8 @@ def summary_ms(hist: HdrHistogram) -> dict[str, float]:
     """Count, mean, percentiles and max in milliseconds."""
     if hist.get_total_count() == 0:
         return {"count": 0}
-    values = hist.get_percentile_to_value_dict(list(PERCENTILES))
-    out: dict[str, float] = {"count": hist.get_total_count(), "mean": hist.get_mean_value() / 1e3}
+    values = hdr.percentiles(hist, PERCENTILES)
+    out: dict[str, float] = {"count": hist.get_total_count(), "mean": hdr.mean(hist) / 1e3}
     for p in PERCENTILES:
         out[f"p{p:g}"] = values[p] / 1e3
     out["max"] = hist.get_max_value() / 1e3

@@ -10,7 +10,7 @@ from typing import Any
 
 from bench.analyse import breakdown, headline
 from bench.analyse import runs as analysis
-from bench.measure import latency
+from bench.measure import hdr, latency
 from bench.report.console import capacity_lines, number
 from bench.report.document import Cell, Figure, Paragraph, Section, Table, cells
 from bench.report.figures import performance as draw
@@ -137,7 +137,7 @@ def spectrum_section(run: StoredRun) -> Section:
             return Section(title, "spectrum", (Paragraph(missing),))
         return Section(title, "spectrum", (_not_run("steady"),))
     curves = {
-        arch: [(p, h.get_value_at_percentile(p) / 1e3) for p in SPECTRUM]
+        arch: [(p, v / 1e3) for p, v in hdr.percentiles(h, SPECTRUM).items()]
         for arch, h in pooled.items()
     }
     rows = []
