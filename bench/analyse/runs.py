@@ -240,9 +240,7 @@ def spike_recovery(record: dict[str, Any], tolerance: float = 1.5) -> dict[str, 
             break
     return {
         "baseline_p99_ms": baseline_ms,
-        "spike_p99_ms": hdr.percentile(peak, 99.0) / 1e3
-        if peak.get_total_count()
-        else None,
+        "spike_p99_ms": hdr.percentile(peak, 99.0) / 1e3 if peak.get_total_count() else None,
         "recovered_after_s": recovered_s,
     }
 
