@@ -5,7 +5,8 @@ Everything is derived from raw files of the run folder, so each figure can be re
 
 - `raw/start/<arch>/rep<N>-<phase>.json`, one per stack start (written by the harness):
   `{"spawned_unix": {service: t}, "ready_unix": {service: t}, "idle": [sample rows]}`; the idle
-  rows (bench.measure.resources format) are taken after a short settle, before any load;
+  rows (bench.measure.resources format) are taken after a short settle, before any load, at the
+  first start of each kind of stack in a run (later starts of the same stack record none);
 - `raw/steady/<arch>/rep<N>/latency.json` and `samples.json`.
 
 summary.json key `cost`:
@@ -26,9 +27,10 @@ summary.json key `cost`:
         "invalid_runs": int},
      "prices": {"vcpu_hour_usd", "gb_hour_usd", "source", "file"}}
 
-Definitions. Idle and ready figures are medians over the stack starts of the run (every phase and
-repetition). `cpu_percent` is the CPU time a process used at rest over the idle window (100 = one
-core; the kernel counts it in 10 ms ticks, so over a 2 s window in steps of 0.5);
+Definitions. Idle and ready figures are medians over the stack starts of the run that sampled
+them (ready: every phase and repetition; idle: the first start of each kind of stack).
+`cpu_percent` is the CPU time a process used at rest over the idle window (100 = one core; the
+kernel counts it in 10 ms ticks, so over a 2 s window in steps of 0.5);
 `total_cpu_percent` is the stack cgroup's, counted in nanoseconds (the processes' sum without a
 cgroup). Memory is RSS (and PSS: shared pages split among the processes mapping them) averaged
 over the window. `ready_s` of a service runs from its spawn to its first 200 on /readyz (the
