@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -21,6 +22,9 @@ from stack.topology import Budget
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CONTROLLERS = ("cpu", "cpuacct", "cpuset", "memory")
 CFS_PERIOD_US = 100_000
+# A stack's cgroup is named "<name>-<pid of the harness>-<n>" (stack.runner): a harness killed
+# outright (SIGKILL) cannot remove its own, and the next harness sweeps the empty ones away.
+STALE = re.compile(r"[a-z][a-z-]*-(\d+)-\d+")
 
 
 def machine_cpus(online: Path = Path("/sys/devices/system/cpu/online")) -> list[int]:
@@ -96,6 +100,7 @@ class Confinement:
 
     def apply(self) -> Applied:
         """Create and configure the cgroups; fall back to affinity if they are not writable."""
+        sweep_stale(self._root)
         try:
             self._create()
         except OSError:
@@ -186,6 +191,34 @@ class Confinement:
         for path in [*children, *self._paths.values()]:
             if path.exists():
                 path.rmdir()
+
+
+def sweep_stale(root: Path = CGROUP_ROOT) -> list[str]:
+    """Remove the empty cgroups of harnesses that are gone (their pid is in the name); a cgroup
+    that still holds a process, or whose harness lives, is left alone. Returns what went."""
+    gone = []
+    for controller in CONTROLLERS:
+        parent = root / controller / "archbench"
+        for path in sorted(parent.iterdir()) if parent.is_dir() else []:
+            match = STALE.fullmatch(path.name)
+            if not path.is_dir() or match is None or _alive(int(match[1])):
+                continue
+            with contextlib.suppress(OSError):  # not empty, or raced by another sweep
+                for child in [p for p in path.iterdir() if p.is_dir()]:
+                    child.rmdir()
+                path.rmdir()
+                gone.append(f"{controller}/{path.name}")
+    return gone
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _limit_memory(path: Path, limit: int) -> None:
