@@ -78,8 +78,11 @@ class Recorder:
         ok: bool,
         server_timing: str | None = None,
         capped: bool = False,
+        version: str | None = None,
     ) -> None:
-        """Record one answered (or failed) request; times are perf_counter seconds.
+        """Record one answered (or failed) request; times are perf_counter seconds. `version`,
+        the model version the answer named, is kept only by a per-request recorder
+        (bench.measure.ledger): the histograms have no use for it.
 
         Only appended here: histograms are filled when the record is written, after the run, so
         that exact capture takes almost nothing from the generator while it drives load.

@@ -15,6 +15,7 @@ import pytest
 
 from bench.analyse import update as analysis
 from bench.analyse import verdict
+from bench.measure.ledger import SHED_STATUS, Ledger
 from bench.run.deploy import new_version, point
 from bench.run.update import UpdateConfig, UpdateRun, plan
 from pipeline import bundle, stages
@@ -106,6 +107,31 @@ def test_figures_of_a_constructed_update() -> None:
     # a deploy that never ended: its window runs to the end of the load
     unfinished = analysis.entry(ledger(rows), events(2.0, None, 5.0), job)
     assert unfinished["deploy_s"] is None and unfinished["failed_in_window"] == 2
+
+
+def test_the_ledger_keeps_each_request_with_the_version_its_answer_named() -> None:
+    """The load's one recording call hands every recorder the version; the ledger keeps it in
+    its row, the histograms and counts stay what a plain Recorder makes of the same requests."""
+    ledger = Ledger()
+    ledger.reset(100.0, warmup_s=0.0)
+    ledger.record("predict", 100.5, 100.5, 100.51, 200, True, None, False, "1.0.0")
+    ledger.record("validate", 100.7, 100.7, 100.72, 200, True, version=None)
+    ledger.record("predict", 101.2, 101.2, 101.23, 503, False, version=None)
+    ledger.shed("predict", 101.5)
+    rows = ledger.ledger_json()["requests"]
+    assert rows["name"] == ["predict", "validate", "predict", "predict"]
+    assert rows["version"] == ["1.0.0", None, None, None]
+    assert rows["status"] == [200, 200, 503, SHED_STATUS]
+    assert rows["ok"] == [True, True, False, False]
+    assert rows["intended_s"] == [0.5, 0.7, 1.2, 1.5]
+    assert rows["latency_ms"] == [
+        pytest.approx(10.0),
+        pytest.approx(20.0),
+        pytest.approx(30.0),
+        None,
+    ]
+    _, counts = ledger.window(range(0, 2))
+    assert counts == {"sent": 4, "ok": 2, "failed": 1, "shed": 1}
 
 
 UPDATE_CLAIM = "A part can be updated without stopping the whole application"
