@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bench.report.page import REPORT_HTML
+from tests.bundles import Made, made
 from tests.conftest import free_base_port, processes_on_ports
 
 ARCHBENCH = [sys.executable, "-m", "archbench"]
@@ -82,3 +83,24 @@ def parts_dir(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Path
     assert done.returncode == 0, done.stderr
     assert not processes_on_ports({port + i for i in range(20)})
     return (results / "latest").resolve()
+
+
+# The bundle of the run on a model that is not the demo: the regressor, whose records and
+# answers (a value, no label) look nothing like the demo's.
+OWN_BUNDLE = "diabetes"
+
+
+@pytest.fixture(scope="session")
+def own_secured_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Made]:
+    """A short steady run of both architectures on another bundle than the demo's, with the hops
+    between micro's services secured (--secure-hops): two switches of what the stacks serve and
+    how, each with its own tests (test_own_model.py, test_secure_bench.py), read from one run."""
+    bundle = made(tmp_path_factory)[OWN_BUNDLE]
+    results = tmp_path_factory.mktemp("results")
+    port = free_base_port()
+    flags = ("--arch", "monolith,micro", "--scenario", "steady", "--duration", "3")
+    flags += ("--model", str(bundle.directory), "--secure-hops", "--label", "own")
+    done = bench(results, port, *flags)
+    assert done.returncode == 0, done.stderr
+    assert not processes_on_ports({port + i for i in range(10)})
+    return (results / "latest").resolve(), bundle

@@ -122,9 +122,12 @@ def test_locust_counted_the_same_requests(run_dir: Path) -> None:
         assert ours == theirs
 
 
-@pytest.fixture
-def monolith_stack(tmp_path: Path, model_dir: Path) -> Iterator[Stack]:
-    with Stack("monolith", free_base_port(), log_dir=tmp_path) as stack:
+@pytest.fixture(scope="module")
+def monolith_stack(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator[Stack]:
+    """One monolith for the disturbed steady runs: a stall (stopped, then continued) leaves it
+    serving as before, and a starved generator never touches it."""
+    logs = tmp_path_factory.mktemp("logs-disturbed")
+    with Stack("monolith", free_base_port(), log_dir=logs) as stack:
         yield stack
 
 
