@@ -36,22 +36,7 @@ class Ledger(Recorder):
             "version": [],
         }
 
-    def record(
-        self,
-        name: str,
-        intended: float,
-        sent: float,
-        done: float,
-        status: int,
-        ok: bool,
-        server_timing: str | None = None,
-        capped: bool = False,
-        version: str | None = None,
-    ) -> None:
-        super().record(name, intended, sent, done, status, ok, server_timing, capped)
-        self._row(name, intended, done, status, ok, version)
-
-    def _row(
+    def keep(
         self,
         name: str,
         intended: float,
@@ -73,7 +58,7 @@ class Ledger(Recorder):
 
     def shed(self, name: str, intended: float) -> None:
         super().shed(name, intended)
-        self._row(name, intended, None, SHED_STATUS, False, None)
+        self.keep(name, intended, None, SHED_STATUS, False, None)
 
     def ledger_json(self) -> dict[str, Any]:
         """The ledger file: intended_s counts from the schedule's start, `start_unix`."""
