@@ -12,7 +12,6 @@ import statistics
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats
 
 CONFIDENCE = 0.95
 # Enough resamples that the interval's ends move by well under a per cent between seeds.
@@ -39,6 +38,10 @@ def median_interval(
     low, high = data[0], data[-1]
     if len(data) < MIN_BOOTSTRAP or low == high:
         return median, low, high
+    # Imported here: scipy.stats takes most of a second to import, and every command line
+    # (its parser reads this room's names) and harness would pay it without bootstrapping.
+    from scipy import stats
+
     result = stats.bootstrap(
         (np.asarray(data),),
         np.median,

@@ -214,9 +214,9 @@ def fire(user: HttpUser, request: Request, intended: float, capped: bool, record
         url=payload.path,
     )
     if record and STATE.capture:
-        STATE.recorder.record(payload.name, intended, sent, done, status, ok, server_timing, capped)
-        if isinstance(STATE.recorder, Ledger):
-            STATE.recorder.note(payload.name, intended, done, status, ok, version)
+        STATE.recorder.record(
+            payload.name, intended, sent, done, status, ok, server_timing, capped, version
+        )
 
 
 def scenario_of(environment: Any) -> str:

@@ -79,8 +79,11 @@ class Recorder:
         ok: bool,
         server_timing: str | None = None,
         capped: bool = False,
+        version: str | None = None,
     ) -> None:
-        """Record one answered (or failed) request; times are perf_counter seconds.
+        """Record one answered (or failed) request; times are perf_counter seconds. `version`,
+        the model version the answer named, is kept only by a per-request recorder
+        (bench.measure.ledger): the histograms have no use for it.
 
         Only appended here: histograms are filled when the record is written, after the run, so
         that exact capture takes almost nothing from the generator while it drives load.
@@ -88,6 +91,19 @@ class Recorder:
         self.pending.append((name, intended, sent, done, status, ok, server_timing, capped))
         if len(self.pending) >= MAX_PENDING:  # a long interactive session: bound the memory
             self._fill()
+        self.keep(name, intended, done, status, ok, version)
+
+    def keep(
+        self,
+        name: str,
+        intended: float,
+        done: float | None,
+        status: int,
+        ok: bool,
+        version: str | None,
+    ) -> None:
+        """Keep one request whole (`done` None for a shed one): what a per-request recorder
+        (bench.measure.ledger) does; histograms and counts keep no single request."""
 
     def window(self, bins: range) -> tuple[HdrHistogram, dict[str, int]]:
         """The intended-time histogram and the counts over some bins, every request name: what

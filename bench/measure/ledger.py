@@ -36,7 +36,7 @@ class Ledger(Recorder):
             "version": [],
         }
 
-    def note(
+    def keep(
         self,
         name: str,
         intended: float,
@@ -58,7 +58,7 @@ class Ledger(Recorder):
 
     def shed(self, name: str, intended: float) -> None:
         super().shed(name, intended)
-        self.note(name, intended, None, SHED_STATUS, False, None)
+        self.keep(name, intended, None, SHED_STATUS, False, None)
 
     def ledger_json(self) -> dict[str, Any]:
         """The ledger file: intended_s counts from the schedule's start, `start_unix`."""

@@ -6,7 +6,6 @@ the report and the end of the run's output give the bottom line first."""
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,30 +20,11 @@ from bench.report.page import REPORT_MD
 from bench.run.harness import Bench
 from bench.run.progress import Display
 from bench.store.stored import open_run
-from tests.bench.conftest import ARCHBENCH
+from tests.bench.conftest import DEFAULT_RUN_TIMEOUT_S
 from tests.bench.markdown import md_section, md_tables
-from tests.conftest import free_base_port, processes_on_ports
 
-# Eleven stacks and three capacity searches: about 5 minutes on the shared 2-core machine.
-pytestmark = pytest.mark.timeout(900)
-
-
-@pytest.fixture(scope="module")
-def default_run(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> tuple[Path, str]:
-    """`archbench bench --quick` with no --scenario: the default scenarios, short."""
-    results = tmp_path_factory.mktemp("results")
-    # two replicas and two workers: a second block of ports (stack.topology.PORT_BLOCK)
-    port = free_base_port(start=26000, span=20)
-    flags = ["--quick", "--duration", "2", "--label", "default", "--port", str(port)]
-    done = subprocess.run(
-        [*ARCHBENCH, "bench", *flags, "--results-dir", str(results)],
-        capture_output=True,
-        text=True,
-        timeout=840,
-    )
-    assert done.returncode == 0, done.stderr
-    assert not processes_on_ports({port + i for i in range(20)})
-    return (results / "latest").resolve(), done.stdout
+# The default run (tests/bench/conftest.py) is made by the first test that reads it.
+pytestmark = pytest.mark.timeout(DEFAULT_RUN_TIMEOUT_S)
 
 
 def read(path: Path) -> Any:

@@ -4,6 +4,7 @@ the generator is starved, and Ctrl-C that keeps partial results and leaves nothi
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import signal
@@ -23,6 +24,7 @@ from bench.load.search import votes
 from bench.measure import resources
 from bench.run.locust_process import locust_command, start_locust, stop_group
 from bench.store.folder import SCHEMA_VERSION
+from pipeline.paths import ROOT
 from stack.budget import generator_cpus, sut_cpus
 from stack.runner import Stack
 from stack.topology import Budget
@@ -120,9 +122,12 @@ def test_locust_counted_the_same_requests(run_dir: Path) -> None:
         assert ours == theirs
 
 
-@pytest.fixture
-def monolith_stack(tmp_path: Path, model_dir: Path) -> Iterator[Stack]:
-    with Stack("monolith", free_base_port(), log_dir=tmp_path) as stack:
+@pytest.fixture(scope="module")
+def monolith_stack(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator[Stack]:
+    """One monolith for the disturbed steady runs: a stall (stopped, then continued) leaves it
+    serving as before, and a starved generator never touches it."""
+    logs = tmp_path_factory.mktemp("logs-disturbed")
+    with Stack("monolith", free_base_port(), log_dir=logs) as stack:
         yield stack
 
 
@@ -285,3 +290,17 @@ def test_bad_bench_flags_get_one_line(tmp_path: Path, flags: list[str], expected
     assert done.returncode == 1
     assert len(done.stderr.splitlines()) == 1 and expected in done.stderr, done.stderr
     assert not list(tmp_path.iterdir())  # nothing written for a mistake
+
+
+def test_the_run_never_imports_the_self_checks() -> None:
+    """bench.selfcheck sits beside the rooms of the data flow: the harness is handed the Docker
+    run's bridge measurement by the command (archbench.commands.bench), it does not import it."""
+    imported = set()
+    for path in (ROOT / "bench" / "run").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
+            elif isinstance(node, ast.Import):
+                imported |= {a.name for a in node.names}
+    assert "bench.run.driver.Driver" in imported  # the walk sees the harness's own imports
+    assert not {m for m in imported if m.startswith("bench.selfcheck")}

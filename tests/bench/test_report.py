@@ -1,6 +1,7 @@
-"""The report of a real short bench run: written by `archbench bench` itself, every number in it
-what the raw data gives, its HTML self-contained and whole in headless Chromium, and matplotlib
-kept out of every process that runs Locust."""
+"""The report of a real short bench run (the session's `run_dir`, tests/bench/conftest.py, whose
+fixture also checks that the run printed where its report is): written by `archbench bench`
+itself, every number in it what the raw data gives, its HTML self-contained and whole in headless
+Chromium, and matplotlib kept out of every process that runs Locust."""
 
 from __future__ import annotations
 
@@ -28,7 +29,6 @@ from bench.store.folder import SCHEMA_VERSION
 from bench.store.stored import StoredRun
 from stack.topology import Budget
 from tests.bench.markdown import md_rows, md_section, md_tables
-from tests.conftest import free_base_port, processes_on_ports
 
 ARCHBENCH = [sys.executable, "-m", "archbench"]
 ARCHS = ("monolith", "micro")
@@ -42,22 +42,6 @@ PROBE = (
     "document.body.dataset.images = all.length; document.body.dataset.broken = "
     "all.filter(i => !i.complete || i.naturalWidth === 0).length; });</script>"
 )
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Path:
-    results = tmp_path_factory.mktemp("results")
-    port = free_base_port()
-    flags = ["--quick", "--arch", ",".join(ARCHS), "--scenario", "capacity,steady"]
-    flags += ["--duration", "2", "--label", "r", "--results-dir", results, "--port", port]
-    done = subprocess.run(
-        [*ARCHBENCH, "bench", *map(str, flags)], capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr
-    assert not processes_on_ports({port + i for i in range(5)})
-    path = (results / "latest").resolve()
-    assert f"report: {path / REPORT_HTML}" in done.stdout.splitlines()
-    return path
 
 
 def read(path: Path) -> Any:

@@ -1,4 +1,5 @@
-"""`archbench bench --secure-hops` end to end: the switch is recorded, the secured micro serves
+"""`archbench bench --secure-hops` end to end (the session's `own_secured_run`, on another
+bundle than the demo's: tests/bench/conftest.py): the switch is recorded, the secured micro serves
 the load without errors, and the verdict counts its hops as not plain."""
 
 from __future__ import annotations
@@ -8,17 +9,11 @@ from pathlib import Path
 
 from bench.analyse import verdict
 from bench.store.stored import open_run
-from tests.bench.conftest import bench
-from tests.conftest import free_base_port, processes_on_ports
+from tests.bundles import Made
 
 
-def test_a_bench_with_secured_hops(tmp_path: Path, model_dir: Path) -> None:
-    port = free_base_port()
-    flags = ["--arch", "monolith,micro", "--scenario", "steady", "--duration", "2", "--rate", "20"]
-    done = bench(tmp_path, port, *flags, "--secure-hops", "--label", "secured")
-    assert done.returncode == 0, done.stderr
-    assert not processes_on_ports({port + i for i in range(10)})
-    folder = (tmp_path / "latest").resolve()
+def test_a_bench_with_secured_hops(own_secured_run: tuple[Path, Made]) -> None:
+    folder, _ = own_secured_run
     meta = json.loads((folder / "meta.json").read_text())
     assert meta["config"]["secure_hops"] is True
     assert "secure_hops" not in meta["serving"] and "tls_ca_file" not in meta["serving"]

@@ -1,13 +1,12 @@
 """The update scenario: its plan, its figures from constructed records (no sleeping), a rolling
 update of two real score replicas with the gateway sending refused calls on, the version
-plumbing (a mixed answer names both versions), and a real short `archbench bench --scenario
-update` on both architectures whose summary is recomputed from the raw per-request records."""
+plumbing (a mixed answer names both versions), and the update runs of a real short default
+`archbench bench` on both architectures, whose summary is recomputed from the raw per-request
+records."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 
 from bench.analyse import update as analysis
 from bench.analyse import verdict
+from bench.measure.ledger import SHED_STATUS, Ledger
 from bench.run.deploy import new_version, point
 from bench.run.update import UpdateConfig, UpdateRun, plan
 from pipeline import bundle, stages
@@ -23,9 +23,8 @@ from stack import rollout
 from stack.runner import Stack
 from stack.topology import PORT_BLOCK
 from tests.bench import constructed
+from tests.bench.conftest import DEFAULT_RUN_TIMEOUT_S
 from tests.conftest import free_base_port, processes_on_ports, request
-
-ARCHBENCH = [sys.executable, "-m", "archbench"]
 
 
 def test_the_plan_rolls_what_each_architecture_would() -> None:
@@ -106,6 +105,31 @@ def test_figures_of_a_constructed_update() -> None:
     # a deploy that never ended: its window runs to the end of the load
     unfinished = analysis.entry(ledger(rows), events(2.0, None, 5.0), job)
     assert unfinished["deploy_s"] is None and unfinished["failed_in_window"] == 2
+
+
+def test_the_ledger_keeps_each_request_with_the_version_its_answer_named() -> None:
+    """The load's one recording call hands every recorder the version; the ledger keeps it in
+    its row, the histograms and counts stay what a plain Recorder makes of the same requests."""
+    ledger = Ledger()
+    ledger.reset(100.0, warmup_s=0.0)
+    ledger.record("predict", 100.5, 100.5, 100.51, 200, True, None, False, "1.0.0")
+    ledger.record("validate", 100.7, 100.7, 100.72, 200, True, version=None)
+    ledger.record("predict", 101.2, 101.2, 101.23, 503, False, version=None)
+    ledger.shed("predict", 101.5)
+    rows = ledger.ledger_json()["requests"]
+    assert rows["name"] == ["predict", "validate", "predict", "predict"]
+    assert rows["version"] == ["1.0.0", None, None, None]
+    assert rows["status"] == [200, 200, 503, SHED_STATUS]
+    assert rows["ok"] == [True, True, False, False]
+    assert rows["intended_s"] == [0.5, 0.7, 1.2, 1.5]
+    assert rows["latency_ms"] == [
+        pytest.approx(10.0),
+        pytest.approx(20.0),
+        pytest.approx(30.0),
+        None,
+    ]
+    _, counts = ledger.window(range(0, 2))
+    assert counts == {"sent": 4, "ok": 2, "failed": 1, "shed": 1}
 
 
 UPDATE_CLAIM = "A part can be updated without stopping the whole application"
@@ -229,24 +253,14 @@ def test_without_the_retry_a_refused_replica_fails_its_calls(
     assert sorted(statuses) == [200] * 5 + [503] * 5
 
 
-@pytest.mark.timeout(900)
-@pytest.mark.parametrize("variant", ["restart", "rolling"])
-def test_update_under_load_on_both_architectures(tmp_path: Path, variant: str) -> None:
-    port = free_base_port(span=2 * PORT_BLOCK)
-    flags = ["--arch", "monolith,micro", "--update", variant, "--rate", "30", "--slo-ms", "1000"]
-    done = subprocess.run(
-        [*ARCHBENCH, "bench", "--quick", "--scenario", "update", "--results-dir", str(tmp_path)]
-        + ["--port", str(port), *flags],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stderr
-    assert not processes_on_ports({port + i for i in range(2 * PORT_BLOCK)})
-    run = (tmp_path / "latest").resolve()
+@pytest.mark.timeout(DEFAULT_RUN_TIMEOUT_S)  # the first reader of the default run makes it
+def test_update_under_load_on_both_architectures(default_run: tuple[Path, str]) -> None:
+    """The default run's four update runs (each variant on each architecture, the quick
+    timeline: tests/bench/conftest.py), at the run's common load."""
+    run, _ = default_run
     summary = json.loads((run / "summary.json").read_text())
     entries = {(e["arch"], e["variant"]): e for e in summary["update"]}
-    assert set(entries) == {("monolith", variant), ("micro", variant)}
+    assert set(entries) == {(a, v) for a in ("monolith", "micro") for v in ("restart", "rolling")}
     # every figure is recomputed from the raw per-request records by the same function
     assert analysis.entries(run) == summary["update"]
     for (arch, variant), entry in entries.items():
@@ -271,9 +285,7 @@ def test_update_under_load_on_both_architectures(tmp_path: Path, variant: str) -
         }[(arch, variant)]
         if recorded["error"] is None:
             assert steps[1:-2] == expected
-    if variant == "restart":
-        # a restarted monolith answers nothing while its one process starts again (a Python
-        # start and the model's load: over a second, when 30 requests a second are coming)
-        assert entries[("monolith", "restart")]["failed_in_window"] > 0
-    services = UpdateRun("micro", variant, 2).services
-    assert entries[("micro", variant)]["services"] == list(services)
+        assert entry["services"] == list(UpdateRun(arch, variant, UpdateConfig().workers).services)
+    # a restarted monolith answers nothing while its one process starts again (a Python start
+    # and the model's load: over a second, at the common load of tens of requests a second)
+    assert entries[("monolith", "restart")]["failed_in_window"] > 0
