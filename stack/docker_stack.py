@@ -296,7 +296,7 @@ class DockerStack(Stack):
             with self._lock:
                 self._restarts.append(restart)
         if restart is not None and pid and ready_in(pid, self.service(name).port, timeout_s=0.5):
-            restart.new_pid, restart.ready_unix = pid, time.time()
+            ready_unix = time.time()
             # The state the watch saw may be another death's or none (it can see the new process
             # first): the engine's own record of an OOM kill since the old one was ready counts.
             restart.killed_by_memory_limit = restart.killed_by_memory_limit or self._oom_killed(
@@ -304,7 +304,9 @@ class DockerStack(Stack):
             )
             with self._lock:
                 self._pids[name] = pid
-                self._up_since[name] = restart.ready_unix
+                self._up_since[name] = ready_unix
+            # Last: whoever waits for ready_unix then finds the new process in pids().
+            restart.new_pid, restart.ready_unix = pid, ready_unix
             del open_restarts[name]
             if self.on_restart is not None:
                 self.on_restart(restart)

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from pipeline.stages import STAGE_NAMES
-from stack.compose import IMAGE, PROBE, RESTART
+from stack.compose import IMAGE, RESTART, probe
 from stack.docker_config import MODEL_TARGET
 from stack.topology import (
     COMMON_ENV,
@@ -135,7 +135,6 @@ def _compose_service(
     limits: tuple[Fraction, int],
     project_dir: Path,
 ) -> dict[str, Any]:
-    probe = PROBE.format(port=service.port, path=service.ready_path)
     cpus, memory = limits
     entry: dict[str, Any] = {
         "image": IMAGE,
@@ -151,7 +150,7 @@ def _compose_service(
         entry["depends_on"] = {n: {"condition": "service_healthy"} for n in others}
     else:
         entry["expose"] = [str(service.port)]
-    entry["healthcheck"] = {**HEALTHCHECK, "test": ["CMD", "python", "-c", probe]}
+    entry["healthcheck"] = {**HEALTHCHECK, "test": probe(service.port, service.ready_path)}
     entry["deploy"] = {"resources": {"limits": {"cpus": _decimal(cpus), "memory": f"{memory}b"}}}
     return entry
 

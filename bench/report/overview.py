@@ -60,7 +60,9 @@ def backend_fact(meta: dict[str, Any]) -> str:
         return "local processes, the stack's processes sharing one cgroup"
     mode = backend.get("mode", "–")
     split = (
-        "each container its own CPU cap"
+        # Where the partition figures' cost comes from (README, "Running on Docker").
+        "each container its own CPU cap, its healthchecks' CPU included; a container past its "
+        "quota waits for the next 100-ms period"
         if mode == "partition"
         else "the containers under one CPU cap"
     )

@@ -120,3 +120,17 @@ def test_the_run_names_its_model_or_says_it_was_not_recorded() -> None:
     ):
         facts = md_tables(to_markdown(document(c.run(c.summary(), model=given))))["This run"]
         assert ["model", expected] in facts
+
+
+def test_a_docker_run_names_its_budget_mode_and_what_a_partition_costs() -> None:
+    expected = {
+        "partition": "Docker Engine 20.10.24, budget mode partition (each container its own CPU "
+        "cap, its healthchecks' CPU included; a container past its quota waits for the next "
+        "100-ms period)",
+        "shared": "Docker Engine 20.10.24, budget mode shared (the containers under one CPU cap)",
+    }
+    for mode, fact in expected.items():
+        run = c.run(c.summary())
+        run.meta["backend"] = {"backend": "docker", "engine": "20.10.24", "mode": mode}
+        facts = md_tables(to_markdown(document(run)))["This run"]
+        assert ["where the stacks ran", fact] in facts

@@ -12,7 +12,15 @@ from typing import Any
 import pytest
 
 from pipeline.paths import DEFAULT_MODEL_DIR, ROOT
-from stack.compose import ComposeError, compose_file, disagreements, limits, resolve, totals
+from stack.compose import (
+    ComposeError,
+    compose_file,
+    disagreements,
+    limits,
+    probe,
+    resolve,
+    totals,
+)
 from stack.topology import ARCHITECTURES, Budget, services
 
 
@@ -100,7 +108,7 @@ def _swap_memory(config: dict[str, Any]) -> None:
 
 GATEWAY = ("services", "gateway")
 SCORE = ("services", "score")
-PROBE_8009 = "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8009/readyz')"
+PROBE_8009 = probe(8009, "/readyz")
 
 
 @pytest.mark.parametrize(
@@ -109,7 +117,7 @@ PROBE_8009 = "import urllib.request; urllib.request.urlopen('http://127.0.0.1:80
         (_set((*SCORE, "command"), ["python", "-m", "microservices.stage", "score"]), "command"),
         (_set((*GATEWAY, "environment", "ARCHBENCH_SCORE_URL"), "http://score:9"), "environment"),
         (_delete((*SCORE, "environment", "OMP_NUM_THREADS")), "environment"),
-        (_set((*SCORE, "healthcheck", "test"), ["CMD", "python", "-c", PROBE_8009]), "healthcheck"),
+        (_set((*SCORE, "healthcheck", "test"), PROBE_8009), "healthcheck"),
         (_set((*SCORE, "healthcheck", "disable"), True), "healthcheck disable"),
         (_delete((*GATEWAY, "depends_on", "score")), "depends_on"),
         (_set((*GATEWAY, "depends_on", "score", "condition"), "service_started"), "depends_on"),

@@ -110,7 +110,9 @@ def _scaled_compose(config: dict[str, Any], replicas: int) -> dict[str, Any]:
         if not service.entry:
             entry["expose"] = [port]
             probe = entry["healthcheck"]["test"][-1]
-            entry["healthcheck"]["test"][-1] = re.sub(r":\d+/", f":{port}/", probe)
+            entry["healthcheck"]["test"][-1] = re.sub(
+                r"/127[.]0[.]0[.]1/\d+", f"/127.0.0.1/{port}", probe
+            )
         cpus, memory = split[service.name]
         entry["deploy"]["resources"]["limits"] = {"cpus": float(cpus), "memory": str(memory)}
     gateway = scaled["services"]["gateway"]
