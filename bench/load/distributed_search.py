@@ -12,6 +12,7 @@ and invalid (bench.load.distributed_records). Imported only inside Locust proces
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import time
@@ -46,6 +47,9 @@ logger = logging.getLogger(__name__)
 # answers (with the worker they came from).
 COMMANDS: gevent.queue.Queue[dict[str, Any]] = gevent.queue.Queue()
 ANSWERS: gevent.queue.Queue[tuple[str, dict[str, Any]]] = gevent.queue.Queue()
+# Numbers the master's questions across runs (they repeat in the web UI), so that a late answer
+# to a last run's question is never taken for an answer to this one's.
+QUESTIONS = itertools.count(1)
 
 
 class LostWorker(Exception):
@@ -58,16 +62,13 @@ class Leader:
     def __init__(self, runner: MasterRunner) -> None:
         self.runner = runner
         self.answers = ANSWERS
-        while not self.answers.empty():  # a last run's late answers (runs repeat in the web UI)
-            self.answers.get_nowait()
-        self.seq = 0
 
     def gather(self, seq: int, asked: Sequence[str], timeout_s: float) -> dict[str, dict[str, Any]]:
         """Every asked worker's answer to question `seq`; LostWorker when one goes missing."""
         got: dict[str, dict[str, Any]] = {}
         deadline = time.monotonic() + timeout_s
         while len(got) < len(asked):
-            lost = [w for w in asked if w not in got and self._missing(w)]
+            lost = [w for w in asked if w not in got and self.missing(w)]
             if lost or time.monotonic() > deadline:
                 raise LostWorker(f"worker(s) {lost or 'all'} gave no answer to {seq}")
             try:
@@ -82,13 +83,13 @@ class Leader:
         self, asked: Sequence[str], op: str, timeout_s: float, **args: Any
     ) -> list[dict[str, Any]]:
         """Send one command to some workers; their answers in the order asked."""
-        self.seq += 1
+        seq = next(QUESTIONS)
         for node in asked:
-            self.runner.send_message(COMMAND_MESSAGE, {"seq": self.seq, "op": op, **args}, node)
-        got = self.gather(self.seq, asked, timeout_s)
+            self.runner.send_message(COMMAND_MESSAGE, {"seq": seq, "op": op, **args}, node)
+        got = self.gather(seq, asked, timeout_s)
         return [got[node] for node in asked]
 
-    def _missing(self, node: str) -> bool:
+    def missing(self, node: str) -> bool:
         client = self.runner.clients.get(node)
         return client is None or client.state == STATE_MISSING
 
@@ -103,7 +104,8 @@ def lead(environment: Any) -> None:
     leader = Leader(runner)
     trials: list[Trial] = []
     extra: dict[str, Any] = {"search": config.as_dict(), "settle_s": [], "trials": []}
-    # per trial, each worker's counts (in worker index order): they sum to the trial's
+    # per trial, each worker's counts (in worker index order; they sum to the trial's) and its
+    # CPU share over the trial: which worker, if any, was the limit
     extra["trial_workers"] = []
     distributed.COLLECTOR.extra = extra
     finished = False
@@ -134,7 +136,9 @@ def lead(environment: Any) -> None:
                 for key, value in part["counts"].items():
                     counts[key] += value
             trial = judged(step, hist, counts, config)
-            extra["trial_workers"].append([p["counts"] for p in parts])
+            extra["trial_workers"].append(
+                [p["counts"] | {"cpu_share": p["cpu_share"]} for p in parts]
+            )
             extra["trials"].append(asdict(trial))
             return trial
 
@@ -154,7 +158,8 @@ def _ready_workers(leader: Leader, expected: int) -> list[str]:
     deadline = time.monotonic() + ANSWER_GRACE_S
     ready: set[str] = set()
     while len(ready) < expected:
-        if time.monotonic() > deadline:
+        lost = [node for node in leader.runner.clients if leader.missing(node)]
+        if lost or time.monotonic() > deadline:
             raise LostWorker(f"{expected - len(ready)} worker(s) never started the search")
         try:
             node, data = leader.answers.get(timeout=0.5)
@@ -191,9 +196,11 @@ def follow(environment: Any, trials: Trials) -> None:
             trials.drain()
             answer["elapsed_s"] = trials.elapsed_s()
         elif op == "step":
+            cpu_s, wall_s = time.process_time(), time.perf_counter()
             step = trials.step(command["rate"], command["duration_s"], command["start_s"])
+            cpu_s, wall_s = time.process_time() - cpu_s, time.perf_counter() - wall_s
             hist, counts = trials.window(step)
-            answer.update(hist=hist.encode().decode(), counts=counts)
+            answer.update(hist=hist.encode().decode(), counts=counts, cpu_share=cpu_s / wall_s)
         runner.send_message(REPLY_MESSAGE, answer)
 
 
