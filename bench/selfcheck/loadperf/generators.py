@@ -28,7 +28,8 @@ from pipeline.paths import DEFAULT_MODEL_DIR
 # Valid /validate records: the floor server answers 200 to anything, as they expect, and they
 # are the cheapest requests to make.
 VALIDATE_MIX = {"validate": payloads.DEFAULT_MIX["validate"]}
-# The target at this share of its core or more may have been the limit, not the generator.
+# The target at this share of its core, or answering this share of wrk's peak from it, or more
+# may have been the limit, not the generator.
 MAX_TARGET_CPU_SHARE = 0.9
 # Scaling is near-linear when N workers (on at most as many cores) answer at least this share
 # of N times one worker's rate.
@@ -150,6 +151,15 @@ def _share(worker: dict[str, Any]) -> float | None:
     return cpu_s / wall_s if cpu_s is not None and wall_s else None
 
 
+def target_bound(run: GeneratorRun) -> bool:
+    """Whether the floor server may have been what ran out: near its core's limit, or answering
+    about as much as wrk got from it."""
+    busy = run.target_cpu_share is not None and run.target_cpu_share >= MAX_TARGET_CPU_SHARE
+    answered = run.answered_rps or 0.0
+    near_wrk = run.wrk_rps > 0 and answered >= MAX_TARGET_CPU_SHARE * run.wrk_rps
+    return busy or near_wrk
+
+
 def cores_line(generator_cpus: Sequence[int], sut_cpus: Sequence[int]) -> str:
     """Where the workers and the target ran, and so how far scaling can be linear here."""
     cores, total = len(generator_cpus), len({*generator_cpus, *sut_cpus})
@@ -179,12 +189,14 @@ def lines(
             ratio = answered / single
             linear = "near-linear" if ratio >= NEAR_LINEAR * ideal else "not linear"
             scaling = f", {ratio:.2f}× one worker (at most {ideal}× on these cores: {linear})"
-        of_wrk = f" ({answered / run.wrk_rps:.0%} of wrk's {run.wrk_rps:,.0f})" if answered else ""
+        of_wrk = ""
+        if answered and run.wrk_rps:
+            of_wrk = f" ({answered / run.wrk_rps:.0%} of wrk's {run.wrk_rps:,.0f})"
         us = ", ".join("–" if u is None else f"{u:.1f}" for u in run.us_per_request)
         shares = ", ".join("–" if s is None else f"{s:.0%}" for s in run.cpu_share)
         target = run.target_cpu_share
         floor = "" if target is None else f"; floor server CPU {target:.0%} of its core"
-        if target is not None and target >= MAX_TARGET_CPU_SHARE:
+        if target_bound(run):
             floor += " (the target may have been the limit: a lower bound on the generator)"
         state = "valid" if not run.reasons else f"INVALID {run.reasons}"
         out.append(
