@@ -40,7 +40,6 @@ CLOCK_SLACK_S = 0.2
 ANSWER_GRACE_S = 60.0
 # How long a worker waits for its master's next command before it gives up on the search.
 COMMAND_WAIT_S = 300.0
-READY = "ready"
 
 logger = logging.getLogger(__name__)
 # What arrives from the other side, one queue per process: a worker's commands, a master's
@@ -63,19 +62,23 @@ class Leader:
         self.runner = runner
         self.answers = ANSWERS
 
-    def gather(self, seq: int, asked: Sequence[str], timeout_s: float) -> dict[str, dict[str, Any]]:
-        """Every asked worker's answer to question `seq`; LostWorker when one goes missing."""
+    def gather(
+        self, seq: int, asked: Sequence[str] | None, timeout_s: float, count: int = 0
+    ) -> dict[str, dict[str, Any]]:
+        """The answers to question `seq` of every asked worker (None: of any `count` workers);
+        LostWorker when one of them goes missing or time runs out."""
         got: dict[str, dict[str, Any]] = {}
         deadline = time.monotonic() + timeout_s
-        while len(got) < len(asked):
-            lost = [w for w in asked if w not in got and self.missing(w)]
+        while len(got) < (count if asked is None else len(asked)):
+            watched = list(self.runner.clients) if asked is None else asked
+            lost = [w for w in watched if w not in got and self.missing(w)]
             if lost or time.monotonic() > deadline:
-                raise LostWorker(f"worker(s) {lost or 'all'} gave no answer to {seq}")
+                raise LostWorker(f"worker(s) {lost or 'all'} gave no answer to question {seq}")
             try:
                 node, data = self.answers.get(timeout=0.5)
             except gevent.queue.Empty:
                 continue
-            if data.get("seq") == seq and node in asked:
+            if data.get("seq") == seq and (asked is None or node in asked):
                 got[node] = data
         return got
 
@@ -154,26 +157,16 @@ def lead(environment: Any) -> None:
 
 
 def _ready_workers(leader: Leader, expected: int) -> list[str]:
-    """The workers whose share of the search has started, in worker index order."""
-    deadline = time.monotonic() + ANSWER_GRACE_S
-    ready: set[str] = set()
-    while len(ready) < expected:
-        lost = [node for node in leader.runner.clients if leader.missing(node)]
-        if lost or time.monotonic() > deadline:
-            raise LostWorker(f"{expected - len(ready)} worker(s) never started the search")
-        try:
-            node, data = leader.answers.get(timeout=0.5)
-        except gevent.queue.Empty:
-            continue
-        if data.get(READY):
-            ready.add(node)
+    """The workers whose share of the search has started (their answer to question 0, which
+    comes unasked), in worker index order."""
+    ready = leader.gather(0, None, ANSWER_GRACE_S, expected)
     return sorted(ready, key=leader.runner.get_worker_index)
 
 
 def follow(environment: Any, trials: Trials) -> None:
     """A worker's side: run what the master asks, answer each command, until it says done."""
     runner = environment.runner
-    runner.send_message(REPLY_MESSAGE, {"seq": 0, READY: True})
+    runner.send_message(REPLY_MESSAGE, {"seq": 0})  # ready
     while True:
         try:
             command = COMMANDS.get(timeout=COMMAND_WAIT_S)
