@@ -53,6 +53,9 @@ FULL_ADDS = (*FULL_ONLY, *PARTS)
 # a remote deployment's run starts no stack of ours (no scaling, framework or update part).
 LEFT_OUT = {"docker": ("scaling",), "remote": (*COST_PARTS, FRAMEWORK, update.SCENARIO)}
 FULL_REPLICAS, DEFAULT_REPLICAS = (1, 2, 3), (1, 2)
+# What a default run with Locust workers leaves out: the fault and update runs and the parts,
+# which the harness times or starts itself around one Locust process.
+WORKERS_LEFT_OUT = tuple(s for s in DEFAULT_SCENARIOS if s not in DISTRIBUTED)
 PROFILES = faults.PROFILES
 DEFAULT_PRICES = ROOT / "bench" / "prices.toml"
 
@@ -172,14 +175,21 @@ class BenchConfig:
         # A target's admin token never reaches a run folder.
         return {**asdict(self), "targets": [t.public() for t in self.targets]}
 
+    def workers_note(self) -> str:
+        """The one line a default run with --workers prints: what it leaves out, and why."""
+        return (
+            f"--workers: {', '.join(WORKERS_LEFT_OUT)} not measured (the harness runs them around "
+            "one Locust process); run them without --workers"
+        )
+
     def _check_workers(self) -> None:
         if self.workers < 0:
             raise ConfigError(f"--workers must be 0 or more, not {self.workers}")
         others = [s for s in self.scenarios if s not in DISTRIBUTED]
         if self.workers and (others or self.profile != "default"):
             raise ConfigError(
-                f"--workers runs the {' and '.join(DISTRIBUTED)} scenarios only, not "
-                f"{', '.join(others) or 'the full profile'}; choose them with --scenario "
+                f"--workers runs the {', '.join(DISTRIBUTED)} scenarios only, not "
+                f"{', '.join(others) or 'the full profile'}; choose from them with --scenario "
                 f"{','.join(DISTRIBUTED)}"
             )
         if self.master_bind is not None:
@@ -192,8 +202,9 @@ class BenchConfig:
 
     def check(self) -> BenchConfig:
         """Raise ConfigError naming the first invalid value and what is valid; the default
-        scenarios lose the parts the backend cannot run (asked for by name, they are refused)."""
-        left_out = LEFT_OUT.get(self.backend, ())
+        scenarios lose the parts the backend, or Locust workers, cannot run (asked for by name,
+        they are refused)."""
+        left_out = LEFT_OUT.get(self.backend, ()) + (WORKERS_LEFT_OUT if self.workers else ())
         if self.scenarios == DEFAULT_SCENARIOS and left_out:
             kept = tuple(s for s in self.scenarios if s not in left_out)
             return replace(self, scenarios=kept)._checked()

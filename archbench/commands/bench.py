@@ -78,7 +78,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     _register_targets(parser)
     parser.add_argument(
-        "--workers", type=int, help="Locust workers sharing the load (steady, spike); default 0"
+        "--workers",
+        type=int,
+        help="Locust workers sharing the load (capacity, steady, spike); default 0",
     )
     parser.add_argument(
         "--master-bind", metavar="HOST:PORT", help="--workers on other machines: wait for them"
@@ -216,7 +218,10 @@ def _remote(args: argparse.Namespace, config: Any) -> Any:
     from stack import targets
 
     if args.target is None and args.targets is None:
-        return config.check()
+        checked = config.check()
+        if config.workers and args.scenario is None:
+            print(config.workers_note(), file=sys.stderr)
+        return checked
     found = targets.from_file(args.targets) if args.targets else targets.from_flags(args.target)
     if args.backend not in (None, "remote"):
         raise UserError(f"--target measures a running deployment, not on --backend {args.backend}")

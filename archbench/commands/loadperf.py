@@ -18,12 +18,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--rounds", type=int, default=4, help="rounds of Locust against wrk on each stack"
     )
-    parser.add_argument("--port", type=int, default=8900, help="monolith port; micro: port+10..")
     parser.add_argument(
-        "--workers", help="Locust worker counts whose capacity to measure next to wrk, e.g. 1,2,4"
+        "--port", type=int, default=8900, help="monolith port; micro: port+10..; floor: port+20"
     )
     parser.add_argument(
-        "--worker-rate", type=float, default=8000.0, help="open-loop req/s offered per worker"
+        "--workers",
+        help="Locust worker counts whose capacity to measure against the perf floor server, "
+        "next to wrk, e.g. 1,2,4",
+    )
+    parser.add_argument(
+        "--worker-rate",
+        type=float,
+        default=20000.0,
+        help="open-loop req/s offered per worker: more than one sends",
     )
     parser.set_defaults(func=run)
 

@@ -44,6 +44,8 @@ class Collector:
         self.received: dict[str, dict[str, Any]] = {}
         self.lost: set[str] = set()
         self.written = False
+        # what the master itself adds to the merged record (the capacity search's trials)
+        self.extra: dict[str, Any] = {}
 
     def on_record(self, environment: Any, msg: Any, **_: Any) -> None:
         runner = environment.runner
@@ -61,6 +63,14 @@ SHARE: dict[str, Any] = {"seed": None, "sent": False}
 
 def is_worker(environment: Any) -> bool:
     return isinstance(environment.runner, WorkerRunner)
+
+
+def scenario_of(environment: Any) -> str:
+    """The scenario this process runs: its shape's, else --scenario."""
+    if is_worker(environment):  # a worker runs no shape: the master's options say
+        return str(environment.parsed_options.scenario)
+    shape = environment.shape_class
+    return getattr(shape, "scenario", None) or environment.parsed_options.scenario
 
 
 def expected(runner: Any) -> int:
@@ -130,7 +140,8 @@ def _write_merged(runner: Any, path: Path) -> None:
     for record in received:
         write_atomic(path.parent / WORKERS_DIR / f"worker-{record['worker_index']}.json", record)
     options = runner.environment.parsed_options
-    write_atomic(path, records.merge(received, expected(runner), options.payload_seed))
+    merged = records.merge(received, expected(runner), options.payload_seed)
+    write_atomic(path, merged | COLLECTOR.extra)
 
 
 @events.init.add_listener

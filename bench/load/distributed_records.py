@@ -15,9 +15,10 @@ from typing import Any
 
 from bench.measure import latency
 
-# Distributed runs drive these scenarios; the capacity search (one process judges each trial as
-# it goes), the closed-loop ramp and the harness parts run on one Locust process.
-SCENARIOS = ("steady", "spike")
+# Distributed runs drive these scenarios (the capacity search's master judges each trial from
+# its workers' sums: bench.load.distributed_search); the closed-loop ramp and the harness parts
+# run on one Locust process.
+SCENARIOS = ("capacity", "steady", "spike")
 COUNTERS = ("sent", "ok", "failed", "shed", "degraded")
 # What a worker's entry in the merged record keeps: all that bench.analyse.runs.validity reads.
 VALIDITY_KEYS = (
@@ -118,10 +119,11 @@ def merge(records: Sequence[dict[str, Any]], expected: int, seed: int) -> dict[s
 
 
 def whole_schedule(schedule: dict[str, Any] | None, workers: int) -> dict[str, Any] | None:
-    """The whole run's schedule: one worker's steps at `workers` times its rate."""
+    """The whole run's schedule: one worker's steps at `workers` times its rate (to the
+    thousandth of a request per second, as the capacity search's rates are)."""
     if schedule is None:
         return None
-    steps = [{**step, "rate": step["rate"] * workers} for step in schedule["steps"]]
+    steps = [{**step, "rate": round(step["rate"] * workers, 3)} for step in schedule["steps"]]
     return {**schedule, "steps": steps}
 
 

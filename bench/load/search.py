@@ -13,7 +13,7 @@ search that never failed reports a lower bound, one that never passed an upper b
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -125,6 +125,19 @@ def next_rate(trials: Sequence[Trial], estimate: float, config: SearchConfig) ->
         if not certain:
             return end
     return None
+
+
+def run(
+    trial_at: Callable[[float], Trial], estimate: float, config: SearchConfig, trials: list[Trial]
+) -> list[Trial]:
+    """The search itself: a trial at each rate `next_rate` chooses until it is done.
+
+    `trial_at(rate)` runs one open-loop trial and judges it: in one Locust process, or split
+    across Locust workers (bench.load.distributed_search). `trials` grows as each one ends, so a
+    run stopped part-way still has the trials it finished."""
+    while (rate := next_rate(trials, estimate, config)) is not None:
+        trials.append(trial_at(rate))
+    return trials
 
 
 def _clamp(rate: float, config: SearchConfig) -> float:

@@ -1,5 +1,5 @@
 """The open-loop sender: one schedule's requests sent step by step at their intended times, and
-the capacity search's trials judged from what it recorded. Imported only inside Locust processes
+the capacity search's trials judged from what was recorded. Imported only inside Locust processes
 (it pulls in gevent)."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+from hdrh.histogram import HdrHistogram
 
 from bench.load import payloads, shapes
 from bench.load.dispatch import Workers
@@ -36,10 +37,16 @@ def search_config(options: Any) -> SearchConfig:
     )
 
 
-def trial_of(recorder: Recorder, step: shapes.Step, config: SearchConfig) -> Trial:
-    """A finished trial judged from the recorder's bins, as bench.analyse.capacity judges it."""
-    bins = range(int(step.start_s // recorder.bin_s), int(step.end_s // recorder.bin_s))
-    hist, counts = recorder.window(bins)
+def bins_of(step: shapes.Step, bin_s: float) -> range:
+    """The whole bins a step covers (a trial starts on a whole bin)."""
+    return range(int(step.start_s // bin_s), int(step.end_s // bin_s))
+
+
+def judged(
+    step: shapes.Step, hist: HdrHistogram, counts: dict[str, int], config: SearchConfig
+) -> Trial:
+    """A trial from its intended-time histogram and counts: one process's, or the sum of its
+    Locust workers' (histograms add, counters sum)."""
     ms = summary_ms(hist)
     p50, p99 = ms.get("p50", math.inf), ms.get("p99", math.inf)
     errors = (counts["failed"] + counts["shed"]) / counts["sent"] if counts["sent"] else 0.0

@@ -4,7 +4,6 @@ request's exact latency. Imported only inside Locust processes (it pulls in geve
 from __future__ import annotations
 
 import itertools
-import math
 import random
 import signal
 import time
@@ -20,11 +19,11 @@ from locust import LoadTestShape, User, constant, events, task
 from locust.exception import CatchResponseError, StopTest, StopUser
 
 from bench.atomic import write_atomic
-from bench.load import distributed, payloads, shapes, wire
-from bench.load.search import MIN_REQUESTS, SearchConfig, Trial, next_rate, trial_seconds
-from bench.load.sender import Request, Sender, search_config, trial_of
-from bench.load.settle import idle_latency_s, settle
+from bench.load import distributed, distributed_search, payloads, search, shapes, wire
+from bench.load.search import MIN_REQUESTS, SearchConfig, Trial, trial_seconds
+from bench.load.sender import Request, Sender, judged, search_config
 from bench.load.shapes import Schedule
+from bench.load.trials import PROBE_CONCURRENCY, Trials
 from bench.measure.latency import Recorder
 from bench.measure.ledger import Ledger
 from pipeline.errors import UserError
@@ -219,13 +218,6 @@ def fire(user: HttpUser, request: Request, intended: float, capped: bool, record
         )
 
 
-def scenario_of(environment: Any) -> str:
-    if distributed.is_worker(environment):  # a worker runs no shape: the master's options say
-        return str(environment.parsed_options.scenario)
-    shape = environment.shape_class
-    return getattr(shape, "scenario", None) or environment.parsed_options.scenario
-
-
 class OpenLoopUser(HttpUser):
     """One scheduler per process: issues requests at Poisson arrival times, never waiting for
     answers (in-flight requests bounded), so a slow server cannot lower the offered load."""
@@ -237,7 +229,7 @@ class OpenLoopUser(HttpUser):
         STATE.driving = True
         options = self.environment.parsed_options
         requests = self.request_cycle()
-        scenario = scenario_of(self.environment)
+        scenario = distributed.scenario_of(self.environment)
         if scenario == "capacity":
             self.search(requests, options)
         else:
@@ -269,64 +261,25 @@ class OpenLoopUser(HttpUser):
         """The capacity scenario: a closed-loop probe (the saturation throughput), a warm-up,
         then open-loop trials at the rates bench.load.search chooses. Each trial starts once the
         previous one's requests are answered and the stack answers at its idle speed again
-        (bench.load.settle), on a whole bin, so its bins and its load are its own."""
-        config = search_config(options)
-        STATE.search = config
-        single = self.settle_request(requests)
-        call = partial(fire, self, single, 0.0, False, record=False)
-        idle_s = idle_latency_s(call)
-        STATE.idle_ms = idle_s * 1000
-        STATE.estimate_rps = estimate = self.probe(requests, options.probe_duration)
-        warmup_s = float(math.ceil(options.warmup))
-        sender = Sender(
-            partial(fire, self), requests, options, warmup_s, STATE.recorder, STATE.window
-        )
-        rng = random.Random(options.payload_seed)
-        steps = [shapes.Step(0.0, warmup_s, max(1.0, estimate / 2))] if warmup_s else []
-        for step in steps:
-            sender.run(step, rng)
-        trials: list[Trial] = []
-        while (rate := next_rate(trials, estimate, config)) is not None:
-            sender.drain(self.network_timeout)
-            STATE.settle_s.append(round(settle(call, idle_s, self.network_timeout), 3))
-            start_s = float(math.ceil(sender.elapsed()))
-            end_s = steps[-1].end_s if steps else 0.0
-            if start_s > end_s:  # the pause while the stack settled: no arrivals scheduled
-                steps.append(shapes.Step(end_s, start_s - end_s, 0.0))
-            step = shapes.Step(start_s, trial_seconds(rate, config), rate)
-            steps.append(step)
-            STATE.schedule = Schedule(tuple(steps), warmup_s)
-            sender.run(step, rng)
-            sender.drain(self.network_timeout)
-            trials.append(trial_of(STATE.recorder, step, config))
-            STATE.trials = trials
-        sender.close(self.network_timeout + 1)
+        (bench.load.settle), on a whole bin, so its bins and its load are its own. A Locust
+        worker runs its share of each trial as its master says (bench.load.distributed_search)."""
+        trials = Trials(partial(fire, self), requests, options, STATE, self.network_timeout)
+        config = STATE.search = search_config(options)
+        if distributed.is_worker(self.environment):
+            distributed_search.follow(self.environment, trials)
+        else:
+            idle_s = trials.idle_s()
+            concurrency = min(PROBE_CONCURRENCY, options.max_in_flight)
+            STATE.estimate_rps = estimate = trials.probe(concurrency, options.probe_duration)
+            trials.warm_up(max(1.0, estimate / 2))
 
-    @staticmethod
-    def settle_request(requests: Iterator[Request]) -> Request:
-        """A valid single prediction from the pool: the request the stack's settling is timed
-        with (always the same, so its idle latency is one figure)."""
-        for _ in range(10_000):
-            request = next(requests)
-            payload = request[0]
-            if payload.name == "predict" and payload.expected_status == 200:
-                return request
-        raise StopTest("the payload pool holds no valid single prediction to time settling")
+            def trial_at(rate: float) -> Trial:
+                trials.settle(idle_s)
+                step = trials.step(rate, trial_seconds(rate, config))
+                return judged(step, *trials.window(step), config)
 
-    def probe(self, requests: Iterator[Request], seconds: float) -> float:
-        """Closed-loop throughput with as many concurrent requests as the in-flight bound."""
-        workers = min(16, self.environment.parsed_options.max_in_flight)
-        deadline = time.perf_counter() + seconds
-        completed = [0]
-
-        def loop() -> None:
-            while time.perf_counter() < deadline:
-                fire(self, next(requests), time.perf_counter(), False, record=False)
-                completed[0] += 1
-
-        started = time.perf_counter()
-        gevent.joinall([gevent.spawn(loop) for _ in range(workers)], timeout=seconds + 15)
-        return completed[0] / max(1e-9, time.perf_counter() - started)
+            search.run(trial_at, estimate, config, STATE.trials)
+        trials.close()
 
 
 class ClosedLoopUser(HttpUser):
@@ -358,13 +311,13 @@ class ScenarioShape(LoadTestShape):
         assert self.runner is not None
         environment = self.runner.environment
         options: Any = environment.parsed_options
-        if scenario_of(environment) in shapes.CLOSED_LOOP:
+        if distributed.scenario_of(environment) in shapes.CLOSED_LOOP:
             ramp = shapes.Ramp(options.ramp_users, options.ramp_spawn_rate, options.duration)
             users = ramp.users_at(self.get_run_time())
             if users is None:
                 return None
             return users, options.ramp_spawn_rate, [ClosedLoopUser]
-        if STATE.done or distributed.collected(self.runner, scenario_of(environment)):
+        if STATE.done or distributed.collected(self.runner, distributed.scenario_of(environment)):
             return None
         users = distributed.expected(self.runner)  # one open-loop user per worker
         return users, users, [OpenLoopUser]
@@ -377,7 +330,7 @@ def _on_start(environment: Any, **_: Any) -> None:
     STATE = RunState(capture=not getattr(options, "no_latency_capture", False))
     if getattr(options, "request_log", ""):
         STATE.recorder = Ledger()
-    if scenario_of(environment) in shapes.CLOSED_LOOP:
+    if distributed.scenario_of(environment) in shapes.CLOSED_LOOP:
         STATE.recorder.reset(time.perf_counter())
         STATE.window.update(
             cpu_s=time.process_time(), wall_s=time.perf_counter(), start_unix=time.time()
@@ -387,7 +340,7 @@ def _on_start(environment: Any, **_: Any) -> None:
 @events.test_stop.add_listener
 def _on_stop(environment: Any, **_: Any) -> None:
     options = environment.parsed_options
-    scenario = scenario_of(environment)
+    scenario = distributed.scenario_of(environment)
     if scenario in shapes.CLOSED_LOOP and "wall_s" in STATE.window:
         STATE.window.update(
             cpu_s=time.process_time() - STATE.window["cpu_s"],
@@ -407,7 +360,7 @@ def _on_stop(environment: Any, **_: Any) -> None:
 def record_of(environment: Any) -> dict[str, Any]:
     """This process's exact-latency record of the run so far."""
     options = environment.parsed_options
-    scenario = scenario_of(environment)
+    scenario = distributed.scenario_of(environment)
     return STATE.recorder.to_json(
         scenario=scenario,
         schedule=STATE.schedule.to_json() if STATE.schedule else None,

@@ -110,6 +110,16 @@ def test_on_docker_the_default_run_leaves_scaling_out_and_an_explicit_one_is_ref
         replace(BenchConfig(), backend="docker", scenarios=("capacity", "scaling")).check()
 
 
+def test_with_workers_the_default_run_keeps_the_locust_scenarios_capacity_first(
+    model_dir: Path,
+) -> None:
+    workers = replace(BenchConfig(), workers=2).check()
+    assert workers.scenarios == ("capacity", "steady", "spike")
+    assert workers.workers_note().startswith("--workers: faults, update, scaling, framework not")
+    with pytest.raises(ConfigError, match="capacity, steady, spike scenarios only, not faults"):
+        replace(BenchConfig(), workers=2, scenarios=("capacity", "faults")).check()
+
+
 def test_the_spike_runs_in_the_first_repetition_only(model_dir: Path, tmp_path: Path) -> None:
     bench = Bench(BenchConfig(), Display(), tmp_path)
     assert bench._jobs(["steady", "spike"]) == [

@@ -1,5 +1,5 @@
 """`archbench loadperf`'s comparisons from constructed runs: capture cost per ABBA pair, Locust
-against wrk per round, each with its interval and judged on it."""
+against wrk per round, each with its interval and judged on it; worker counts on answers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.selfcheck.loadperf import report
+from bench.selfcheck.loadperf import generators, report
+from bench.selfcheck.loadperf.generators import GeneratorRun
 from bench.selfcheck.loadperf.result import (
     PROBE,
     USERS,
@@ -58,3 +59,23 @@ def test_locust_against_wrk_is_a_ratio_per_round_judged_on_its_interval() -> Non
     lines = report.conditions(noisy)
     assert any("rounds disagree" in line and "Locust users / wrk" in line for line in lines)
     assert any("monolith wrk 2%/8%" in line for line in lines)  # the worst run of the phase
+
+
+def generator(workers: int, answered_rps: float, target_share: float) -> GeneratorRun:
+    us = [90.0] * workers
+    return GeneratorRun(workers, ["locust"], 20000.0 * workers, answered_rps, 20000.0 * workers,
+                        10000.0, [], us, [0.95] * workers, target_share)  # fmt: skip
+
+
+def test_worker_counts_are_judged_on_answers_with_the_cores_they_had() -> None:
+    runs = [generator(1, 5000, 0.5), generator(2, 5100, 0.52), generator(4, 9500, 0.8)]
+    cores, one, _, two, _, four, _ = generators.lines(runs, [0], [1])
+    assert "up to 1 worker(s), one per core" in cores and "so here 2 or more" in cores
+    assert "answered 5,000 req/s (sent 20,000) (50% of wrk's 10,000)" in one
+    # two workers on one core: no more than one, and that is what one core allows
+    assert "1.02× one worker (at most 1× on these cores: near-linear)" in two
+    assert "the target may have been the limit" not in two
+    # answering 95% of what wrk got from the floor: the floor, not the generator, may be the limit
+    assert "the target may have been the limit: a lower bound on the generator" in four
+    on_two_cores = generators.lines(runs[:2], [0, 1], [2])[3]
+    assert "1.02× one worker (at most 2× on these cores: not linear)" in on_two_cores

@@ -7,7 +7,7 @@ import random
 from collections.abc import Callable
 
 from bench.analyse import capacity
-from bench.load.search import SearchConfig, Trial, next_rate, outcome, trial_seconds
+from bench.load.search import SearchConfig, Trial, next_rate, outcome, run, trial_seconds
 
 CONFIG = SearchConfig(slo_ms=100)
 
@@ -20,10 +20,8 @@ def search(
     passes: Callable[[float], bool], estimate: float, config: SearchConfig = CONFIG
 ) -> list[Trial]:
     """Run the search against a stack whose verdict at a rate is `passes(rate)`."""
-    trials: list[Trial] = []
-    while (rate := next_rate(trials, estimate, config)) is not None:
-        trials.append(trial(rate, passes(rate)))
-        assert len(trials) <= config.max_trials
+    trials = run(lambda rate: trial(rate, passes(rate)), estimate, config, [])
+    assert len(trials) <= config.max_trials
     return trials
 
 

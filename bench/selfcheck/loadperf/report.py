@@ -138,7 +138,7 @@ def conditions(result: LoadPerfResult) -> list[str]:
         f"{phase} {g:.0%}/{share(s, NOT_AVAILABLE)}" for phase, (g, s) in worst.items()
     )
     lines.append(f"CPU taken by other work (generator CPU/SUT CPU), worst run: {foreign}")
-    lines += generators.lines(result.generators)
+    lines += generators.lines(result.generators, result.generator_cpus, result.sut_cpus)
     commands = {
         f"cost {'with' if c.capture else 'without'} capture": c.command for c in result.costs
     }

@@ -38,10 +38,10 @@ class LoadPerfConfig:
     probe_s: float = 3.0
     seed: int = 1
     base_port: int = 8900
-    # Locust worker counts whose open-loop capacity is measured next to wrk (none: skipped), each
-    # worker offered worker_rate req/s: more than one core sends
+    # Locust worker counts whose open-loop capacity is measured against the perf floor server
+    # next to wrk (none: skipped), each worker offered worker_rate req/s: more than one core sends
     workers: tuple[int, ...] = ()
-    worker_rate: float = 8000.0
+    worker_rate: float = 20000.0
 
 
 @dataclass(frozen=True)

@@ -31,13 +31,16 @@ from bench.selfcheck.loadperf.result import (
     LoadPerfConfig,
     LoadPerfResult,
 )
+from bench.selfcheck.perf.floor import FloorServer
 from bench.selfcheck.rounds import run_rounds
 from pipeline.paths import DEFAULT_MODEL_DIR, LOG_ROOT
-from stack.budget import generator_cpus, sut_cpus
+from stack.budget import Confinement, generator_cpus, sut_cpus
 from stack.runner import Stack, terminate_as_interrupt
 from stack.topology import Budget
 
 PREDICT_MIX = {"predict": payloads.DEFAULT_MIX["predict"]}
+# The floor server's port, past the two stacks' ports (base_port and base_port + 10).
+FLOOR_PORT_OFFSET = 20
 
 
 def _own_cpu_ns() -> int:
@@ -50,16 +53,17 @@ def _own_cpu_ns() -> int:
 
 
 @contextmanager
-def watched(result: LoadPerfResult, phase: str, stack: Stack) -> Iterator[list[int]]:
+def watched(result: LoadPerfResult, phase: str, target: Confinement) -> Iterator[list[int]]:
     """Run the block pinned to the generator CPU; record the share of each CPU that went to
-    other work than the load (this process and its children) and the stack. The list it gives
-    holds, after the block, the CPU the stack used in it (cgroup only)."""
+    other work than the load (this process and its children) and the target (a stack, or the
+    floor server). The list it gives holds, after the block, the CPU the target used in it
+    (cgroup only)."""
     gen_before, sut_before = Ticks.read(result.generator_cpus), Ticks.read(result.sut_cpus)
-    own_before, used_before = _own_cpu_ns(), stack.confinement.cpu_usage_ns()
+    own_before, used_before = _own_cpu_ns(), target.cpu_usage_ns()
     used: list[int] = []
     with pinned(result.generator_cpus):
         yield used
-    used_after = stack.confinement.cpu_usage_ns()
+    used_after = target.cpu_usage_ns()
     generator = foreign_share(
         gen_before, Ticks.read(result.generator_cpus), _own_cpu_ns() - own_before
     )
@@ -93,13 +97,16 @@ def run(config: LoadPerfConfig, progress: Callable[[str], None] | None = None) -
             result.applied[arch] = stack.applied
             if arch == "monolith":
                 _costs(result, stack, say)
-                if config.workers:
-                    with watched(result, "workers", stack):
-                        result.generators = generator_runs(
-                            stack.url, out / arch, config, result.generator_cpus, say
-                        )
             result.saturation[arch] = _saturation(result, stack, arch, script, say)
             stack.check_alive()
+    if config.workers:
+        # The generator's capacity, at a target that cannot be what runs out first.
+        say("starting the floor server on the system-under-test CPU")
+        floor = FloorServer(config.base_port + FLOOR_PORT_OFFSET, budget, out / "floor" / "log")
+        with floor, watched(result, "workers", floor.confinement):
+            result.generators = generator_runs(
+                floor, out / "floor", config, result.generator_cpus, say
+            )
     return result
 
 
@@ -111,7 +118,7 @@ def _costs(result: LoadPerfResult, stack: Stack, say: Callable[[str], None]) -> 
             label = f"cost {'with' if capture else 'without'} capture"
             say(f"monolith: {label} {rep + 1}, {config.rate:g} req/s open loop")
             out = result.out / "monolith" / f"cost-{'capture' if capture else 'none'}-{rep + 1}"
-            with watched(result, label, stack):
+            with watched(result, label, stack.confinement):
                 cost = cost_run(stack.url, out, config, capture, result.generator_cpus)
             if capture:
                 generator, sut = result.foreign[label][-1]
@@ -143,7 +150,7 @@ def _saturation(
 
     def step(name: str, measure: Callable[[int], Load]) -> Callable[[int], None]:
         def measured(r: int) -> None:
-            with watched(result, f"{arch} {name}", stack) as used:
+            with watched(result, f"{arch} {name}", stack.confinement) as used:
                 load = measure(r)
             if used and load.requests:
                 load = replace(load, sut_ms_per_request=used[0] / load.requests / 1e6)
