@@ -192,6 +192,33 @@ def worker_reasons(record: dict[str, Any], *limits: float) -> list[str]:
             reasons.append(f"worker {index} sent no record (stopped, lost or cut short)")
             continue
         reasons += [f"worker {index}: {r}" for r in validity(worker, None, *limits).reasons]
+    return reasons + shared_core_reasons(record.get("workers") or [], limits[0])
+
+
+def shared_core_reasons(workers: list[dict[str, Any]], max_cpu_share: float) -> list[str]:
+    """Workers on the same cores judged together: two at 50% of one core saturate it, though
+    neither alone reaches the limit."""
+    groups: dict[tuple[int, ...], list[dict[str, Any]]] = {}
+    for worker in workers:
+        cpus = tuple(worker.get("generator_cpus") or ())
+        if cpus and not worker.get("missing"):
+            groups.setdefault(cpus, []).append(worker)
+    reasons = []
+    for cpus, mine in groups.items():
+        shares = [
+            w["generator_cpu_s"] / w["measured_wall_s"]
+            for w in mine
+            if w.get("generator_cpu_s") is not None and w.get("measured_wall_s")
+        ]
+        if len(shares) < 2:
+            continue
+        load = sum(shares) / len(cpus)
+        if load >= max_cpu_share:
+            named = ", ".join(str(w["worker_index"]) for w in mine)
+            reasons.append(
+                f"workers {named} share CPU {', '.join(map(str, cpus))}: together at {load:.0%} "
+                f"of {'it' if len(cpus) == 1 else 'them'} (limit {max_cpu_share:.0%})"
+            )
     return reasons
 
 

@@ -23,7 +23,7 @@ COUNTERS = ("sent", "ok", "failed", "shed", "degraded")
 # What a worker's entry in the merged record keeps: all that bench.analyse.runs.validity reads.
 VALIDITY_KEYS = (
     "bin_s", "counts", "lateness", "schedule", "payload_seed", "completed",
-    "generator_cpu_s", "measured_wall_s", "blocked_s", "measured_unix",
+    "generator_cpu_s", "generator_cpus", "measured_wall_s", "blocked_s", "measured_unix",
 )  # fmt: skip
 
 

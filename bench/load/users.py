@@ -4,6 +4,7 @@ request's exact latency. Imported only inside Locust processes (it pulls in geve
 from __future__ import annotations
 
 import itertools
+import os
 import random
 import signal
 import time
@@ -370,6 +371,8 @@ def record_of(environment: Any) -> dict[str, Any]:
         idle_ms=STATE.idle_ms,
         settle_s=STATE.settle_s,
         generator_cpu_s=STATE.window.get("cpu_s"),
+        # the cores this process may run on: workers that share them are judged together
+        generator_cpus=sorted(os.sched_getaffinity(0)),
         measured_wall_s=STATE.window.get("wall_s"),
         measured_unix=[STATE.window.get("start_unix"), STATE.window.get("end_unix")],
         blocked_s=STATE.window.get("blocked_s", 0.0),

@@ -218,3 +218,20 @@ def test_a_failing_trial_below_a_passing_one_widens_the_bracket() -> None:
     assert summary["capacity_noisy"]
     # no rate was tried twice: neither verdict outweighs the other, and the envelope keeps both
     assert summary["capacity_low_rps"] is None and summary["capacity_high_rps"] == 150
+
+
+def test_workers_sharing_a_core_are_judged_together() -> None:
+    def worker(index: int, cpus: list[int], cpu_s: float) -> dict[str, object]:
+        return {"worker_index": index, "generator_cpus": cpus, "generator_cpu_s": cpu_s,
+                "measured_wall_s": 10.0, "missing": False}  # fmt: skip
+
+    # two at 50% of CPU 0 saturate it, though neither alone reaches the 90% limit
+    (reason,) = analysis.shared_core_reasons([worker(0, [0], 5.0), worker(1, [0], 4.6)], 0.9)
+    assert "workers 0, 1 share CPU 0" in reason and "96%" in reason
+    # on cores of their own, or with room left on the shared one, they are not
+    assert analysis.shared_core_reasons([worker(0, [0], 5.0), worker(1, [1], 5.0)], 0.9) == []
+    assert analysis.shared_core_reasons([worker(0, [0], 3.0), worker(1, [0], 3.0)], 0.9) == []
+    # two cores shared by four workers: the load is their sum over both cores
+    assert analysis.shared_core_reasons([worker(i, [0, 1], 4.0) for i in range(4)], 0.9) == []
+    (reason,) = analysis.shared_core_reasons([worker(i, [0, 1], 4.6) for i in range(4)], 0.9)
+    assert "share CPU 0, 1: together at 92% of them" in reason
