@@ -33,7 +33,10 @@ from stack.topology import (
 MiB = 1 << 20
 # As in the committed compose files: Engine 20.10 knows no start_interval, so the first probe
 # runs one interval after the start and the interval is short.
-HEALTHCHECK = {"interval": "5s", "timeout": "5s", "retries": 3, "start_period": "60s"}
+HEALTHCHECK_S = 5
+HEALTHCHECK = {
+    "interval": f"{HEALTHCHECK_S}s", "timeout": "5s", "retries": 3, "start_period": "60s",
+}  # fmt: skip
 MODEL_VOLUME = "demo-model"
 
 

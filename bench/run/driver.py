@@ -21,6 +21,7 @@ from bench.run.progress import Display
 from bench.store.folder import RunFolder, write_atomic
 from stack.backends import new_stack
 from stack.budget import generator_cpus
+from stack.emit import HEALTHCHECK_S
 from stack.runner import Stack
 
 
@@ -55,9 +56,17 @@ class Driver:
         own model, a fault run's gateway settings)."""
         return {"model_dir": self.config.model_dir, **(extra or {})}
 
+    def idle_seconds(self) -> float:
+        """How long a stack is sampled at rest. On Docker, a whole healthcheck interval and a
+        second: every container probes every ~5.3 s, all in step, so a shorter window's figure
+        depends on whether it caught a round (1% or 10% at rest, in the same stack)."""
+        if self.config.backend == "docker":
+            return max(self.config.idle_s, HEALTHCHECK_S + 1.0)
+        return self.config.idle_s
+
     def start_seconds(self) -> float:
         """Roughly how long a stack start takes with its footprint at rest, for the progress bar."""
-        return resources.SETTLE_S + self.config.idle_s + 5.0
+        return resources.SETTLE_S + self.idle_seconds() + 5.0
 
     @contextmanager
     def stack(
@@ -90,7 +99,7 @@ class Driver:
             kind = json.dumps(
                 [arch, sorted((replicas or {}).items()), self.settings(settings)], default=str
             )
-            rows = [] if kind in self.sampled else resources.at_rest(stack, config.idle_s)
+            rows = [] if kind in self.sampled else resources.at_rest(stack, self.idle_seconds())
             self.sampled.add(kind)
             record = {
                 "arch": arch,
