@@ -22,6 +22,8 @@ from stack.topology import COMMON_ENV, DEFAULT_PORT, Budget, Service, services, 
 
 IMAGE = "archbench:latest"
 RESTART = "unless-stopped"
+# Seconds between two healthcheck probes of a container, as the committed compose files say.
+HEALTHCHECK_S = 5
 # Each container's healthcheck: one bash (no curl in slim images), a request on its own loopback,
 # healthy on a 200 status line. Not a Python start: that cost ~60 CPU-ms here, and under a 0.2-CPU
 # cap it took the container's whole quota for ~0.3 s every ~5 s, in all five containers at once.

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from pipeline.stages import STAGE_NAMES
-from stack.compose import IMAGE, RESTART, probe
+from stack.compose import HEALTHCHECK_S, IMAGE, RESTART, probe
 from stack.docker_config import MODEL_TARGET
 from stack.topology import (
     COMMON_ENV,
@@ -33,7 +33,6 @@ from stack.topology import (
 MiB = 1 << 20
 # As in the committed compose files: Engine 20.10 knows no start_interval, so the first probe
 # runs one interval after the start and the interval is short.
-HEALTHCHECK_S = 5
 HEALTHCHECK = {
     "interval": f"{HEALTHCHECK_S}s", "timeout": "5s", "retries": 3, "start_period": "60s",
 }  # fmt: skip

@@ -21,7 +21,7 @@ from bench.run.progress import Display
 from bench.store.folder import RunFolder, write_atomic
 from stack.backends import new_stack
 from stack.budget import generator_cpus
-from stack.emit import HEALTHCHECK_S
+from stack.compose import HEALTHCHECK_S
 from stack.runner import Stack
 
 
