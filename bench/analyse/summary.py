@@ -18,7 +18,7 @@ from bench.analyse import runs as analysis
 from bench.measure import resources
 
 JOB_FILE = "job.json"
-# A capacity job's in-process calibration, measured on the SUT CPU right before its search.
+# A capacity job's in-process calibration, measured on the SUT CPU before and after its search.
 CALIBRATION_FILE = "calibration.json"
 
 

@@ -57,3 +57,15 @@ def measure(model_dir: Path, cpus: Sequence[int], seconds: float) -> dict[str, A
         "cpus": list(cpus),
         "started_unix": started,
     }
+
+
+def around(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """One calibration for a search from the measurements before and after it: the mean of
+    their throughputs (the one that ran, if the other failed), both kept."""
+    known = [m["pipeline_rps"] for m in (before, after) if m.get("pipeline_rps")]
+    return {
+        "pipeline_rps": sum(known) / len(known) if known else None,
+        "before": before,
+        "after": after,
+        "started_unix": before.get("started_unix"),
+    }

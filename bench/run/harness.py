@@ -30,7 +30,7 @@ from bench.run.faults import SCENARIO, FaultRun, stacks_of
 from bench.run.injection import Injection, settle
 from bench.run.job import Job, planned_seconds
 from bench.run.progress import Display
-from bench.store.folder import RunFolder, environment
+from bench.store.folder import RunFolder, environment, write_atomic
 from pipeline.bundle import ModelBundle
 from pipeline.paths import RESULTS_ROOT
 from serving.settings import Settings
@@ -240,16 +240,28 @@ class Bench:
         with self.driver.stack(arch, f"{arch}-{name}", start) as stack:
             for scenario in scenarios:
                 job = Job(arch, scenario, rep)
-                attached = {}
-                # A remote stack's machine is not this one: its calibration is not measured.
-                if scenario == "capacity" and config.backend != "remote":
-                    # The machine's speed right before this search, on the same CPU.
-                    self.display.phase("calibrating", arch, scenario, rep)
-                    attached[summary.CALIBRATION_FILE] = calibration.measure(
-                        Path(config.model_dir), sut_cpus(config.budget), config.calibration_s
-                    )
                 out = self.folder.path / "raw" / job.key
+                # A remote stack's machine is not this one: its calibration is not measured.
+                if scenario != "capacity" or config.backend == "remote":
+                    self.driver.drive(stack, job, out, "scenario")
+                    continue
+                # The machine's speed right before this search and right after it, on the same
+                # CPU: their mean stands for the search's minutes (the first is kept alone if
+                # the search is cut short).
+                self.display.phase("calibrating", arch, scenario, rep)
+                before = self._calibrate()
+                attached = {summary.CALIBRATION_FILE: before}
                 self.driver.drive(stack, job, out, "scenario", attachments=attached)
+                self.display.phase("calibrating after", arch, scenario, rep)
+                write_atomic(
+                    out / summary.CALIBRATION_FILE, calibration.around(before, self._calibrate())
+                )
+
+    def _calibrate(self) -> dict[str, Any]:
+        config = self.config
+        return calibration.measure(
+            Path(config.model_dir), sut_cpus(config.budget), config.calibration_s
+        )
 
     def _run_fault_stack(self, runs: list[FaultRun]) -> None:
         """One stack, with the restart policy, for fault runs of one arch and resilience mode."""

@@ -14,7 +14,7 @@ from bench.run.locust_process import distribution, locust_command, recording
 from bench.run.update import UpdateRun
 
 # Trials a capacity search takes on a quiet machine, for the progress bar (bench.load.search).
-TYPICAL_TRIALS = 8
+TYPICAL_TRIALS = 10
 
 
 @dataclass(frozen=True)
@@ -40,9 +40,13 @@ class Job:
 def planned_seconds(config: BenchConfig, scenario: str) -> float:
     """How long a scenario drives load (warm-up included), for timeouts and the progress bar."""
     if scenario == "capacity":
-        # a typical search: eight trials of about the shortest length, each with its drain
-        typical = TYPICAL_TRIALS * (config.step_s + 1.0)
-        return config.calibration_s + 2.0 + config.probe_s + config.warmup_s + typical
+        # a typical search: ten trials halfway between the shortest and the longest length
+        # (a slow stack's trials run long to reach their requests), each with its drain and
+        # settle; measured here: 30-70 s for the monolith, about 100 s for the microservices
+        typical = TYPICAL_TRIALS * ((config.step_s + config.trial_max_s) / 2 + 1.5)
+        # the calibrations before and after it, each with its process's start
+        calibrations = 2 * (config.calibration_s + 2.0)
+        return calibrations + config.probe_s + config.warmup_s + typical
     if scenario == "steady":
         return config.warmup_s + config.steady_s
     if scenario == "spike":

@@ -10,6 +10,7 @@ from bench.analyse import capacity
 from bench.analyse import runs as analysis
 from bench.load import shapes
 from bench.load.shapes import Schedule
+from bench.measure import calibration
 from bench.measure.latency import Recorder
 
 SEED = 5
@@ -235,3 +236,11 @@ def test_workers_sharing_a_core_are_judged_together() -> None:
     assert analysis.shared_core_reasons([worker(i, [0, 1], 4.0) for i in range(4)], 0.9) == []
     (reason,) = analysis.shared_core_reasons([worker(i, [0, 1], 4.6) for i in range(4)], 0.9)
     assert "share CPU 0, 1: together at 92% of them" in reason
+
+
+def test_a_search_is_calibrated_by_the_mean_of_before_and_after_or_the_one_that_ran() -> None:
+    before, after = {"pipeline_rps": 500.0, "started_unix": 1.0}, {"pipeline_rps": 300.0}
+    assert calibration.around(before, after)["pipeline_rps"] == 400.0
+    failed = {"pipeline_rps": None, "error": "timed out"}
+    assert calibration.around(before, failed)["pipeline_rps"] == 500.0
+    assert calibration.around(failed, failed)["pipeline_rps"] is None

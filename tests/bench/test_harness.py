@@ -101,6 +101,10 @@ def test_every_figure_agrees_with_the_raw_data(run_dir: Path) -> None:
         # the machine's speed was measured beside the search, and the capacity is read against it
         calibration = read(run_dir / "raw" / key / "calibration.json")
         assert run["calibration_rps"] == calibration["pipeline_rps"] > 0
+        # measured before and after the search, on the system-under-test CPU: their mean
+        ends = [calibration[when]["pipeline_rps"] for when in ("before", "after")]
+        assert calibration["pipeline_rps"] == pytest.approx(sum(ends) / 2)
+        assert calibration["after"]["started_unix"] > record["measured_unix"][1] - 1
         if run["capacity_rps"] is not None:
             multiple = run["capacity_rps"] / calibration["pipeline_rps"]
             assert run["capacity_multiple"] == pytest.approx(multiple)
