@@ -133,7 +133,9 @@ def common_rate(
     for arch in archs:
         mine = [s for k, s in runs.items() if k.startswith(f"capacity/{arch}/")]
         spread = figures(mine)["capacity_rps"]
-        lows.append(spread.get("low") or spread["median"])
+        # A search whose lowest trial failed has no envelope low, and the interval then starts
+        # at 0: the lowest search's capacity is the cautious rate then, never the median.
+        lows.append(spread.get("low") or spread["min"])
     known = [low for low in lows if low]
     return round(min(known) * fraction, 1) if known else None
 

@@ -221,6 +221,20 @@ def test_a_failing_trial_below_a_passing_one_widens_the_bracket() -> None:
     assert summary["capacity_low_rps"] is None and summary["capacity_high_rps"] == 150
 
 
+def test_the_common_rate_is_cautious_when_a_search_has_no_envelope_low() -> None:
+    # rep 0's lowest trial failed: its envelope has no low end, so the interval starts at 0
+    noisy = [(50, 0.300), (100, 0.010), (150, 0.400)]
+    clean = [(50, 0.010), (100, 0.010), (150, 0.060), (200, 0.400)]
+    runs = {
+        f"capacity/micro/rep{rep}": capacity.summarize(capacity_record(trials), 100)
+        for rep, trials in enumerate((noisy, clean, clean))
+    }
+    spread = capacity.figures(list(runs.values()))["capacity_rps"]
+    assert (spread["low"], spread["min"], spread["median"]) == (0.0, 100, 150)
+    # half the lowest search's capacity (100), not half the median (150)
+    assert capacity.common_rate(runs, ["micro"], 0.5) == 50.0
+
+
 def test_workers_sharing_a_core_are_judged_together() -> None:
     def worker(index: int, cpus: list[int], cpu_s: float) -> dict[str, object]:
         return {"worker_index": index, "generator_cpus": cpus, "generator_cpu_s": cpu_s,
