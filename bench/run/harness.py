@@ -28,7 +28,7 @@ from bench.run import deploy, faults, framework, rebuild, scaling, sweep, update
 from bench.run.driver import Driver
 from bench.run.faults import SCENARIO, FaultRun, stacks_of
 from bench.run.injection import Injection, settle
-from bench.run.job import Job, planned_seconds
+from bench.run.job import Job, calibration_seconds, planned_seconds
 from bench.run.progress import Display
 from bench.store.folder import RunFolder, environment, write_atomic
 from pipeline.bundle import ModelBundle
@@ -181,6 +181,8 @@ class Bench:
         starts = sum(1 for phase in phases if phase) * config.repeat * len(config.archs)
         total = sum((planned_seconds(config, s) + 6) * config.repeats(s) for s in locust_scenarios)
         total = total * len(config.archs) + starts * driver.start_seconds()
+        if "capacity" in locust_scenarios and config.backend != "remote":
+            total += calibration_seconds(config) * config.repeats("capacity") * len(config.archs)
         total += (planned_seconds(config, SCENARIO) + 8) * len(fault_runs)
         total += framework.planned_seconds(driver)
         update_runs = self._update_runs()

@@ -44,9 +44,7 @@ def planned_seconds(config: BenchConfig, scenario: str) -> float:
         # (a slow stack's trials run long to reach their requests), each with its drain and
         # settle; measured here: 30-70 s for the monolith, about 100 s for the microservices
         typical = TYPICAL_TRIALS * ((config.step_s + config.trial_max_s) / 2 + 1.5)
-        # the calibrations before and after it, each with its process's start
-        calibrations = 2 * (config.calibration_s + 2.0)
-        return calibrations + config.probe_s + config.warmup_s + typical
+        return config.probe_s + config.warmup_s + typical
     if scenario == "steady":
         return config.warmup_s + config.steady_s
     if scenario == "spike":
@@ -56,6 +54,12 @@ def planned_seconds(config: BenchConfig, scenario: str) -> float:
     if scenario == update.SCENARIO:
         return update.planned_seconds(config.update)
     return config.ramp_users / config.ramp_spawn_rate + config.ramp_hold_s
+
+
+def calibration_seconds(config: BenchConfig) -> float:
+    """The capacity part's calibrations beside one search (bench.measure.calibration): before
+    and after it, each with its process's start. The scaling part's searches have none."""
+    return 2 * (config.calibration_s + 2.0)
 
 
 def longest_seconds(config: BenchConfig, scenario: str) -> float:
