@@ -25,7 +25,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--wrk-seconds", type=int, default=3, help="each stack's wrk window per round"
     )
     parser.add_argument(
-        "--in-process-seconds", type=float, default=1.0, help="in-process run per round"
+        "--in-process-seconds",
+        type=float,
+        default=3.0,
+        help="in-process run per round (default 3, as long as the default wrk window)",
     )
     parser.add_argument("--connections", type=int, default=8, help="wrk connections (closed loop)")
     parser.add_argument(
