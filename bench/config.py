@@ -152,6 +152,12 @@ class BenchConfig:
         profile."""
         return part in self.scenarios or (self.profile == "full" and part in FULL_ADDS)
 
+    @property
+    def calibrates(self) -> bool:
+        """Whether each capacity search is calibrated on this machine: not for a remote stack,
+        whose machine is not this one."""
+        return self.backend != "remote"
+
     def repeats(self, scenario: str) -> int:
         """How many repetitions a Locust scenario runs."""
         return scenario_repeats(scenario, self.repeat, self.profile, self.spike_repeat)

@@ -181,7 +181,7 @@ class Bench:
         starts = sum(1 for phase in phases if phase) * config.repeat * len(config.archs)
         total = sum((planned_seconds(config, s) + 6) * config.repeats(s) for s in locust_scenarios)
         total = total * len(config.archs) + starts * driver.start_seconds()
-        if "capacity" in locust_scenarios and config.backend != "remote":
+        if "capacity" in locust_scenarios and config.calibrates:
             total += calibration_seconds(config) * config.repeats("capacity") * len(config.archs)
         total += (planned_seconds(config, SCENARIO) + 8) * len(fault_runs)
         total += framework.planned_seconds(driver)
@@ -243,8 +243,7 @@ class Bench:
             for scenario in scenarios:
                 job = Job(arch, scenario, rep)
                 out = self.folder.path / "raw" / job.key
-                # A remote stack's machine is not this one: its calibration is not measured.
-                if scenario != "capacity" or config.backend == "remote":
+                if scenario != "capacity" or not config.calibrates:
                     self.driver.drive(stack, job, out, "scenario")
                     continue
                 # The machine's speed right before this search and right after it, on the same
